@@ -1,0 +1,5 @@
+//! Private keys, public keys, and inspection of certificates, CSRs and CRLs.
+
+mod secret;
+
+pub use secret::SecretString;

@@ -1,0 +1,19 @@
+//! certloop: an embeddable certificate lifecycle library.
+//!
+//! Issue, track, renew, deploy, verify and revoke X.509 certificates from Rust, Python, Node, C
+//! or the `certloop` CLI. The one handle a user holds is [`Certloop`]; the modules below are the
+//! domain pieces it is built from (see ARCHITECTURE.md for the map).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod ca;
+pub mod clock;
+pub mod crypto;
+pub mod csr;
+pub mod error;
+pub mod lifecycle;
+pub mod model;
+pub mod policy;
+pub mod store;
+
+pub use error::{Error, ErrorKind, Result, Violation};
