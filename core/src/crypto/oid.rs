@@ -16,6 +16,8 @@ pub(crate) const EC_PUBLIC_KEY: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
 pub(crate) const SECP256R1: Oid = Oid::new_unwrap("1.2.840.10045.3.1.7");
 /// secp384r1.
 pub(crate) const SECP384R1: Oid = Oid::new_unwrap("1.3.132.0.34");
+/// secp521r1 (described by inspection, not used for signing).
+pub(crate) const SECP521R1: Oid = Oid::new_unwrap("1.3.132.0.35");
 /// ecdsa-with-SHA256.
 pub(crate) const ECDSA_WITH_SHA256: Oid = Oid::new_unwrap("1.2.840.10045.4.3.2");
 /// ecdsa-with-SHA384.

@@ -177,6 +177,31 @@ impl rcgen::PublicKeyData for PublicKey {
     }
 }
 
+/// Family, size and certloop algorithm of a SubjectPublicKeyInfo, for inspection: like
+/// [`PublicKey::from_spki_der`], and also describing P-521 keys certloop does not sign with.
+pub(crate) fn describe_spki(
+    der: &[u8],
+    field: &str,
+) -> Result<(KeyFamily, u32, Option<KeyAlgorithm>)> {
+    match PublicKey::from_spki_der(der) {
+        Ok(key) => Ok((key.family(), key.bits(), key.key_algorithm())),
+        Err(err) => {
+            let p521 = SubjectPublicKeyInfoRef::from_der(der).ok().is_some_and(|info| {
+                info.algorithm.oid == oid::EC_PUBLIC_KEY
+                    && info.algorithm.parameters_oid().ok() == Some(oid::SECP521R1)
+            });
+            if p521 {
+                return Ok((KeyFamily::Ec, 521, None));
+            }
+            let message = match err {
+                Error::InvalidInput { message, .. } => message,
+                other => other.to_string(),
+            };
+            Err(Error::invalid(field, format!("public key: {message}")))
+        }
+    }
+}
+
 /// The bit length of a big-endian unsigned integer.
 pub(crate) fn unsigned_bits(bytes: &[u8]) -> u32 {
     let trimmed: &[u8] = match bytes.iter().position(|&b| b != 0) {
