@@ -359,6 +359,11 @@ async fn reopening_keeps_data_and_a_newer_schema_is_refused() -> Result<()> {
         let store = SqliteStore::open(&path)?;
         insert(&store, vec![record("a", "01", "a", &[], 10)]).await?;
         store.put_profile("p", "p", &json!({"x": 1})).await?;
+        // SQLite gives the WAL file the database file's mode.
+        let wal = path.with_extension("db-wal");
+        let wal_mode =
+            std::fs::metadata(&wal).map_err(|e| Error::io("meta", e))?.permissions().mode();
+        assert_eq!(wal_mode & 0o777, 0o600);
     }
     let mode = std::fs::metadata(&path).map_err(|e| Error::io("meta", e))?.permissions().mode();
     assert_eq!(mode & 0o777, 0o600);

@@ -328,3 +328,36 @@ pub(super) fn revoked_for_ca(conn: &Connection, ca_id: &str) -> Result<Vec<Revok
     rows.collect::<rusqlite::Result<_>>()
         .map_err(db(format!("listing revoked certificates of CA {ca_id}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::migrations::migrate;
+
+    fn plan(conn: &Connection, query: &CertificateQuery) -> Result<String> {
+        let (clause, values) = filter(query);
+        let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM certificates WHERE {clause}");
+        let mut stmt = conn.prepare(&sql).map_err(Error::store)?;
+        let rows = stmt
+            .query_map(params_from_iter(values), |row| row.get::<_, String>(3))
+            .map_err(Error::store)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>().map_err(Error::store)?.join("; "))
+    }
+
+    #[test]
+    fn expiry_sweep_is_answered_from_the_covering_index() -> Result<()> {
+        let mut conn = Connection::open_in_memory().map_err(Error::store)?;
+        migrate(&mut conn, "test")?;
+        let query = CertificateQuery {
+            states: vec![CertificateState::Issued, CertificateState::Deployed],
+            expiring_before: Some(time::OffsetDateTime::UNIX_EPOCH),
+            ..CertificateQuery::default()
+        };
+        let plan = plan(&conn, &query)?;
+        assert!(plan.contains("COVERING INDEX certificates_state_not_after"), "{plan}");
+        let san = CertificateQuery { san: Some("a".into()), ..CertificateQuery::default() };
+        let plan = self::plan(&conn, &san)?;
+        assert!(plan.contains("certificate_sans_value"), "{plan}");
+        Ok(())
+    }
+}

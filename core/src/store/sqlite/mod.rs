@@ -47,8 +47,7 @@ impl SqliteStore {
         create_private_file(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let shown = path.display().to_string();
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| Error::io(&shown, format!("cannot open the SQLite database: {e}")))?;

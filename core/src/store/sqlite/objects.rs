@@ -1,6 +1,7 @@
 //! Queries for CAs, policy documents (templates, profiles) and the audit log.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::convert::{
     db, enum_name, from_json, from_micros, in_row, is_foreign_key_violation, is_unique_violation,
@@ -208,16 +209,26 @@ pub(super) fn append_audit(
 }
 
 pub(super) fn list_audit(conn: &Connection, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
-    let since = query.since.map(to_micros).transpose()?;
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT sequence, at, action, certificate_id, subject_id, actor, outcome, detail \
-             FROM audit_events WHERE (?1 IS NULL OR certificate_id = ?1) \
-             AND (?2 IS NULL OR at >= ?2) ORDER BY sequence LIMIT ?3",
-        )
-        .map_err(db("preparing the audit query"))?;
+    // Only the set filters go into the SQL, so SQLite can use the matching index.
+    let mut clauses = vec!["1"];
+    let mut values: Vec<Value> = Vec::new();
+    if let Some(id) = &query.certificate_id {
+        clauses.push("certificate_id = ?");
+        values.push(Value::Text(id.clone()));
+    }
+    if let Some(since) = query.since {
+        clauses.push("at >= ?");
+        values.push(Value::Integer(to_micros(since)?));
+    }
+    values.push(Value::Integer(limit_value(query.limit)));
+    let sql = format!(
+        "SELECT sequence, at, action, certificate_id, subject_id, actor, outcome, detail \
+         FROM audit_events WHERE {} ORDER BY sequence LIMIT ?",
+        clauses.join(" AND ")
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(db("preparing the audit query"))?;
     let rows = stmt
-        .query_map(params![query.certificate_id, since, limit_value(query.limit)], |row| {
+        .query_map(params_from_iter(values), |row| {
             Ok(AuditEvent {
                 sequence: row.get(0)?,
                 at: in_row(1, from_micros(row.get(1)?))?,
