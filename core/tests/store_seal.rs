@@ -3,7 +3,10 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use certloop::store::{MASTER_KEY_FILE, MasterKey, Sealer};
+use certloop::store::{
+    MASTER_KEY_FILE, MasterKey, Sealer, ca_key_context, certificate_key_context,
+    connector_param_context,
+};
 use certloop::{ErrorKind, Result};
 
 #[test]
@@ -116,4 +119,14 @@ fn bad_env_values_name_the_variable() {
             assert!(!message.contains(bad), "the value leaked into the message");
         }
     }
+}
+
+#[test]
+fn row_contexts_differ_so_blobs_cannot_move_between_rows() -> Result<()> {
+    let sealer = Sealer::new(&MasterKey::generate()?)?;
+    let sealed = sealer.seal(b"k", &ca_key_context("1"))?;
+    assert!(sealer.open(&sealed, &ca_key_context("2")).is_err());
+    assert!(sealer.open(&sealed, &certificate_key_context("1")).is_err());
+    assert_ne!(connector_param_context("a/b", "c"), connector_param_context("a", "b/c"));
+    Ok(())
 }

@@ -417,3 +417,40 @@ async fn twenty_thousand_records_in_batches_and_an_expiry_sweep() -> Result<()> 
     assert_eq!(store.count_certificates(&CertificateQuery::default()).await?, 20_000);
     Ok(())
 }
+
+#[test]
+fn crl_numbers_are_unique_under_concurrent_callers() -> Result<()> {
+    let store = Arc::new(SqliteStore::in_memory()?);
+    let runtime =
+        || tokio::runtime::Builder::new_current_thread().build().map_err(|e| Error::io("rt", e));
+    runtime()?.block_on(store.insert_ca(&ca("ca-1", "root", None)))?;
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || -> Result<Vec<u64>> {
+                let rt = runtime()?;
+                (0..50).map(|_| rt.block_on(store.next_crl_number("ca-1"))).collect()
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for thread in threads {
+        let numbers = thread.join().map_err(|_| Error::store("thread panicked"))??;
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "not monotonic per caller");
+        all.extend(numbers);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=200).collect::<Vec<u64>>());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_request_holding_a_private_key_is_refused() -> Result<()> {
+    let store = store()?;
+    let mut item = new_cert(record("a", "01", "a", &[], 10));
+    item.request.request_json =
+        json!({"note": "-----BEGIN PRIVATE KEY-----\nMIG...\n-----END PRIVATE KEY-----"});
+    assert_eq!(kind(store.insert_certificates(&[item]).await), Some(ErrorKind::InvalidInput));
+    assert_eq!(store.count_certificates(&CertificateQuery::default()).await?, 0);
+    Ok(())
+}

@@ -19,7 +19,10 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-pub use seal::{MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey, Sealer};
+pub use seal::{
+    MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey, Sealer, ca_key_context, certificate_key_context,
+    connector_param_context,
+};
 pub use sqlite::SqliteStore;
 
 use crate::error::Result;

@@ -208,6 +208,22 @@ impl fmt::Debug for Sealer {
     }
 }
 
+/// The sealing context of a CA's private key: binds the blob to that CA's row.
+pub fn ca_key_context(ca_id: &str) -> Vec<u8> {
+    format!("certloop/v1/ca-key/{ca_id}").into_bytes()
+}
+
+/// The sealing context of a managed leaf certificate's private key.
+pub fn certificate_key_context(certificate_id: &str) -> Vec<u8> {
+    format!("certloop/v1/certificate-key/{certificate_id}").into_bytes()
+}
+
+/// The sealing context of a sensitive connector parameter `name` of connector `connector_id`.
+pub fn connector_param_context(connector_id: &str, name: &str) -> Vec<u8> {
+    // The length prefix keeps ("a/b", "c") and ("a", "b/c") apart.
+    format!("certloop/v1/connector-param/{}/{connector_id}/{name}", connector_id.len()).into_bytes()
+}
+
 /// 64 hex chars or base64 of 32 bytes (surrounding whitespace ignored).
 fn parse_key_text(text: &str) -> Option<MasterKey> {
     let text = text.trim();

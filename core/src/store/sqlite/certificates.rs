@@ -34,6 +34,15 @@ pub(super) fn insert_one(
             format!("certificate {id} names another request than the one stored with it"),
         ));
     }
+    let request_json = to_json(&request.request_json)?;
+    if request_json.contains("PRIVATE KEY-----") || request.request_json.get("privateKey").is_some()
+    {
+        // Defence in depth: the inventory never stores a private key in clear text.
+        return Err(Error::invalid(
+            "request",
+            format!("request {} holds a private key; strip it before storing", request.id),
+        ));
+    }
     let mut req = conn
         .prepare_cached(
             "INSERT INTO certificate_requests (id, profile_id, csr_pem, request_json, \
@@ -44,7 +53,7 @@ pub(super) fn insert_one(
         request.id,
         request.profile_id,
         request.csr_pem,
-        to_json(&request.request_json)?,
+        request_json,
         to_micros(request.created_at)?,
     ])
     .map_err(|e| {
