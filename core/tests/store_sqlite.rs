@@ -454,3 +454,20 @@ async fn a_request_holding_a_private_key_is_refused() -> Result<()> {
     assert_eq!(store.count_certificates(&CertificateQuery::default()).await?, 0);
     Ok(())
 }
+
+#[test]
+fn concurrent_first_opens_of_one_file_both_succeed() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+    let path = dir.path().join("inventory.db");
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || SqliteStore::open(&path).and_then(|s| s.schema_version()))
+        })
+        .collect();
+    for thread in threads {
+        let version = thread.join().map_err(|_| Error::store("thread panicked"))??;
+        assert_eq!(version, SqliteStore::SCHEMA_VERSION);
+    }
+    Ok(())
+}

@@ -8,7 +8,7 @@
 //! Time columns are INTEGER: `not_before`/`not_after` in unix seconds (X.509 precision), every
 //! other instant (`*_at`) in unix microseconds.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::{Error, Result};
 
@@ -119,23 +119,30 @@ pub(crate) fn schema_version(conn: &Connection) -> Result<u32> {
 }
 
 /// Bring the schema up to [`SCHEMA_VERSION`]; refuse a database from a newer certloop.
+///
+/// Each step takes the write lock first (`BEGIN IMMEDIATE`) and reads the version inside its
+/// transaction, so two processes opening a fresh file at once never apply a step twice.
 pub(crate) fn migrate(conn: &mut Connection, what: &str) -> Result<()> {
-    let current = schema_version(conn)?;
-    if current > SCHEMA_VERSION {
-        return Err(Error::store(format!(
-            "{what} has schema version {current}, newer than the {SCHEMA_VERSION} this \
-             certloop understands; upgrade certloop (the database was not modified)"
-        )));
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let version = index as i64 + 1;
+    loop {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| Error::store(format!("{what}: cannot lock for migration: {e}")))?;
+        let current = schema_version(&tx)?;
+        if current > SCHEMA_VERSION {
+            return Err(Error::store(format!(
+                "{what} has schema version {current}, newer than the {SCHEMA_VERSION} this \
+                 certloop understands; upgrade certloop (the database was not modified)"
+            )));
+        }
+        let Some(sql) = MIGRATIONS.get(current as usize) else {
+            return Ok(()); // Up to date; the empty transaction rolls back on drop.
+        };
+        let version = current + 1;
         let fail = |e: rusqlite::Error| {
             Error::store(format!("{what}: schema migration {version} failed: {e}"))
         };
-        let tx = conn.transaction().map_err(fail)?;
         tx.execute_batch(sql).map_err(fail)?;
         tx.pragma_update(None, "user_version", version).map_err(fail)?;
         tx.commit().map_err(fail)?;
     }
-    Ok(())
 }
