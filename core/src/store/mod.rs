@@ -1,1 +1,259 @@
-//! store (being written)
+//! The inventory store: CAs, templates, profiles, certificate requests, certificates and the
+//! append-only audit log.
+//!
+//! [`Store`] is the one trait the engine talks to (it holds an `Arc<dyn Store>`). Its
+//! signatures use only certloop and std types, so a PostgreSQL implementation can follow the
+//! embedded [`SqliteStore`] without changing callers. Policy objects (templates, profiles) are
+//! kept as JSON documents with indexed id and slug: the store does not need to understand them.
+//! Certificates live in a real table with columns, so that expiry sweeps and searches use
+//! indexes. Private keys are only ever stored sealed with [`Sealer`] (AES-256-GCM).
+//!
+//! Timestamps are kept to the microsecond (what PostgreSQL's `timestamptz` holds), except a
+//! certificate's `not_before`/`not_after`, which X.509 encodes to the second
+//! (RFC 5280 §4.1.2.5) and the store keeps in whole seconds.
+
+mod seal;
+mod sqlite;
+
+use std::fmt;
+
+use time::OffsetDateTime;
+
+pub use seal::{
+    MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey, Sealer, ca_key_context, certificate_key_context,
+    connector_param_context,
+};
+pub use sqlite::SqliteStore;
+
+use crate::error::Result;
+use crate::model::{AuditEvent, CertificateRecord, CertificateState, RevocationReason};
+
+/// A persistent inventory. Object-safe: the engine holds it as `Arc<dyn Store>`.
+///
+/// Every method that writes more than one row does so in one transaction: either all of it is
+/// stored or none of it. The audit log has no update or delete method on purpose.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    // --- CAs -----------------------------------------------------------------------------
+
+    /// Store a new CA. [`Error::AlreadyExists`](crate::Error::AlreadyExists) when its id or
+    /// name is taken; [`Error::NotFound`](crate::Error::NotFound) when `parent_id` names no CA.
+    async fn insert_ca(&self, ca: &StoredCa) -> Result<()>;
+
+    /// The CA with this id, or else with this name. `NotFound` (`"CA"`) when neither matches.
+    async fn get_ca(&self, id_or_name: &str) -> Result<StoredCa>;
+
+    /// Every CA, oldest first.
+    async fn list_cas(&self) -> Result<Vec<StoredCa>>;
+
+    /// The next CRL number of a CA (RFC 5280 §5.2.3): 1 on the first call, then 2, 3, ...
+    /// Persisted and atomic, so two concurrent callers never get the same number.
+    async fn next_crl_number(&self, ca_id: &str) -> Result<u64>;
+
+    // --- Templates and profiles (JSON documents) ----------------------------------------
+
+    /// Insert or replace the template `id`. `AlreadyExists` when another template has `slug`.
+    async fn put_template(&self, id: &str, slug: &str, body: &serde_json::Value) -> Result<()>;
+
+    /// The template body with this id, or else with this slug. `NotFound` (`"template"`).
+    async fn get_template(&self, id_or_slug: &str) -> Result<serde_json::Value>;
+
+    /// Every template body, ordered by slug.
+    async fn list_templates(&self) -> Result<Vec<serde_json::Value>>;
+
+    /// Insert or replace the profile `id`. `AlreadyExists` when another profile has `slug`.
+    async fn put_profile(&self, id: &str, slug: &str, body: &serde_json::Value) -> Result<()>;
+
+    /// The profile body with this id, or else with this slug. `NotFound` (`"profile"`).
+    async fn get_profile(&self, id_or_slug: &str) -> Result<serde_json::Value>;
+
+    /// Every profile body, ordered by slug.
+    async fn list_profiles(&self) -> Result<Vec<serde_json::Value>>;
+
+    // --- Certificates -------------------------------------------------------------------
+
+    /// Store one issued certificate: its request row, its record (with the sealed private key
+    /// when the library manages it) and its audit event, in one transaction. The event's
+    /// `certificate_id` is filled with the record's id when unset.
+    async fn insert_certificate(
+        &self,
+        record: &CertificateRecord,
+        sealed_key: Option<&[u8]>,
+        request: &CertificateRequestRow,
+        event: &AuditEvent,
+    ) -> Result<()> {
+        let one = NewCertificate {
+            record: record.clone(),
+            sealed_key: sealed_key.map(<[u8]>::to_vec),
+            request: request.clone(),
+            event: event.clone(),
+        };
+        self.insert_certificates(std::slice::from_ref(&one)).await
+    }
+
+    /// Store many issued certificates in ONE transaction: all or nothing. A duplicate id or
+    /// `(ca_id, serial_number)` anywhere in the batch stores nothing and returns
+    /// `AlreadyExists`. This is what makes bulk issuance fast (one commit per batch).
+    async fn insert_certificates(&self, batch: &[NewCertificate]) -> Result<()>;
+
+    /// The certificate with this inventory id, or else with this serial number (hex, case and
+    /// `:` separators ignored). `NotFound` (`"certificate"`); `InvalidInput` when the serial
+    /// is shared by certificates of several CAs (ask by id then).
+    async fn get_certificate(&self, id: &str) -> Result<CertificateRecord>;
+
+    /// The sealed private key kept for a certificate (`None` when the library does not manage
+    /// its key). `NotFound` when the certificate does not exist.
+    async fn get_sealed_key(&self, id: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Write a certificate's mutable fields and append `event`, in one transaction.
+    ///
+    /// Mutable: `state`, `revoked_at`, `revocation_reason`, `renewed_by`, `auto_renew`,
+    /// `renew_before_days`, `key_managed`, `profile_id`, `updated_at`. Everything that comes
+    /// from the certificate itself (serial, names, validity, PEM, issuer) is immutable and
+    /// ignored here. `NotFound` when no certificate has `record.certificate_id`.
+    async fn update_certificate(
+        &self,
+        record: &CertificateRecord,
+        event: &AuditEvent,
+    ) -> Result<()>;
+
+    /// Certificates matching every set filter of `query` (see [`CertificateQuery`] for the
+    /// matching rules and the order).
+    async fn search_certificates(&self, query: &CertificateQuery)
+    -> Result<Vec<CertificateRecord>>;
+
+    /// How many certificates match `query` (its `limit` and `offset` are ignored).
+    async fn count_certificates(&self, query: &CertificateQuery) -> Result<u64>;
+
+    /// Every certificate of `ca_id` that a CRL must list: state `revoked`, or `suspended`
+    /// (reported with reason `certificateHold`), ordered by serial number.
+    async fn revoked_for_ca(&self, ca_id: &str) -> Result<Vec<RevokedEntry>>;
+
+    // --- Audit ----------------------------------------------------------------------------
+
+    /// Append an event to the audit log and return its sequence number (increasing).
+    async fn append_audit(&self, event: &AuditEvent) -> Result<i64>;
+
+    /// Audit events matching `query`, in sequence order (oldest first), `sequence` filled.
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+}
+
+/// A CA as stored: its certificate, its sealed private key and its configuration document.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredCa {
+    /// Inventory id (UUID).
+    pub id: String,
+    /// Unique human name.
+    pub name: String,
+    /// The issuing CA's id for an intermediate; `None` for a root.
+    pub parent_id: Option<String>,
+    /// The CA certificate, PEM.
+    pub certificate_pem: String,
+    /// The CA private key (PKCS#8 DER), sealed with [`Sealer::seal`].
+    pub sealed_key: Vec<u8>,
+    /// CA configuration (CRL URL, limits, ...) as a JSON document the store does not read.
+    pub config: serde_json::Value,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+}
+
+impl fmt::Debug for StoredCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredCa")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("parent_id", &self.parent_id)
+            .field("sealed_key", &format_args!("<{} sealed bytes>", self.sealed_key.len()))
+            .field("config", &self.config)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The request a certificate was issued for. Never holds a private key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateRequestRow {
+    /// Request id (UUID).
+    pub id: String,
+    /// The profile it was made under, if any.
+    pub profile_id: Option<String>,
+    /// The CSR, PEM, when the caller sent one.
+    pub csr_pem: Option<String>,
+    /// The request as received (JSON wire shape), without any key material.
+    pub request_json: serde_json::Value,
+    /// When it was received.
+    pub created_at: OffsetDateTime,
+}
+
+/// One item of [`Store::insert_certificates`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewCertificate {
+    /// The certificate record.
+    pub record: CertificateRecord,
+    /// Its private key sealed with [`Sealer::seal`], when the library manages the key.
+    pub sealed_key: Option<Vec<u8>>,
+    /// The request it was issued for.
+    pub request: CertificateRequestRow,
+    /// The audit event of its issuance (`certificate_id` filled when unset).
+    pub event: AuditEvent,
+}
+
+impl fmt::Debug for NewCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewCertificate")
+            .field("record", &self.record)
+            .field("sealed_key", &self.sealed_key.as_ref().map(Vec::len))
+            .field("request", &self.request)
+            .field("event", &self.event)
+            .finish()
+    }
+}
+
+/// Filters for [`Store::search_certificates`] and [`Store::count_certificates`]; every set
+/// filter must match. `Default` matches every certificate that is not deleted.
+///
+/// Order: by `not_after` ascending (then id) when `expiring_before` is set, which is what an
+/// expiry sweep wants; otherwise by `created_at` ascending (then id), stable for paging.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CertificateQuery {
+    /// Substring of the common name, case-insensitive (ASCII case folding). `%` and `_` are
+    /// matched literally; this is not a glob.
+    pub common_name: Option<String>,
+    /// Equal to any SAN value of the certificate (DNS name, IP, e-mail, URI), ASCII
+    /// case-insensitive. No wildcard expansion: `*.example.com` matches only that literal SAN.
+    pub san: Option<String>,
+    /// Any of these states; empty means every state except `deleted`.
+    pub states: Vec<CertificateState>,
+    /// `not_after` at or before this instant (inclusive).
+    pub expiring_before: Option<OffsetDateTime>,
+    /// Issued by this CA id (or connector issuer key).
+    pub issuer_ca_id: Option<String>,
+    /// Issued under this profile id.
+    pub profile_id: Option<String>,
+    /// At most this many results.
+    pub limit: Option<u32>,
+    /// Skip this many results first.
+    pub offset: Option<u32>,
+}
+
+/// A certificate a CRL must list (RFC 5280 §5.1.2.6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevokedEntry {
+    /// Serial number, lower-case hex.
+    pub serial_number: String,
+    /// When it was revoked or suspended.
+    pub revoked_at: OffsetDateTime,
+    /// The reason; `certificateHold` for a suspension.
+    pub reason: RevocationReason,
+}
+
+/// Filters for [`Store::list_audit`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only events about this certificate.
+    pub certificate_id: Option<String>,
+    /// Only events at or after this instant.
+    pub since: Option<OffsetDateTime>,
+    /// At most this many events (the oldest matching ones).
+    pub limit: Option<u32>,
+}
