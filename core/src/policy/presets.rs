@@ -14,10 +14,10 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use super::PolicyRequest;
-use super::template::{
-    AlgorithmRule, CertificateTemplate, SanRule, SubjectAttribute, SubjectRule, TemplatePreset,
-    UsageRule, ValidityRule,
+use super::rules::{
+    AlgorithmRule, SanRule, SubjectAttribute, SubjectRule, UsageRule, ValidityRule,
 };
+use super::template::{CertificateTemplate, TemplatePreset};
 use crate::error::Violation;
 use crate::model::{
     ExtendedKeyUsage, KeyAlgorithm, KeyFamily, KeyUsage, SanType, SignatureAlgorithm, Ttl,
