@@ -6,7 +6,7 @@
 //! | IP | `*`, a CIDR range, a literal address | `10.0.0.0/8`, `::1/128`, `192.0.2.7` |
 //! | EMAIL | `*`, `local@domain` where local is `*` or literal and domain is a DNS pattern | `*@acme.com` |
 //! | URI | `*`, a prefix ending in `*`, a literal | `spiffe://acme/*` |
-//! | subject | `*`, `*.suffix` (DNS semantics), a literal | `*.acme.com`, `Acme Ltd` |
+//! | subject | `*`, `*.suffix` (DNS semantics), a literal; `email` uses EMAIL patterns | `*.acme.com`, `Acme Ltd` |
 //!
 //! DNS names, e-mail domains and subject values compare case-insensitively; URIs and e-mail
 //! local parts compare exactly.
@@ -15,6 +15,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use super::SubjectAttribute;
 use crate::model::{SanType, SubjectAltName};
 
 /// Whether a SAN `value` of `kind` matches `pattern`.
@@ -34,8 +35,12 @@ pub(crate) fn san_matches(kind: SanType, pattern: &str, value: &str) -> bool {
     }
 }
 
-/// Whether a subject attribute `value` matches `pattern`.
-pub(crate) fn subject_matches(pattern: &str, value: &str) -> bool {
+/// Whether a subject attribute `value` matches `pattern`; the e-mail attribute uses e-mail
+/// SAN patterns (`*@acme.com`).
+pub(crate) fn subject_matches(attribute: SubjectAttribute, pattern: &str, value: &str) -> bool {
+    if attribute == SubjectAttribute::Email {
+        return san_matches(SanType::Email, pattern, value);
+    }
     let pattern = pattern.trim();
     pattern == "*"
         || if pattern.starts_with("*.") {
@@ -95,7 +100,13 @@ pub(crate) fn check_san_pattern(kind: SanType, pattern: &str) -> Result<(), Stri
 }
 
 /// Check a subject attribute pattern.
-pub(crate) fn check_subject_pattern(pattern: &str) -> Result<(), String> {
+pub(crate) fn check_subject_pattern(
+    attribute: SubjectAttribute,
+    pattern: &str,
+) -> Result<(), String> {
+    if attribute == SubjectAttribute::Email {
+        return check_san_pattern(SanType::Email, pattern);
+    }
     let pattern = pattern.trim();
     if pattern.is_empty() {
         return Err("empty pattern".into());
@@ -225,8 +236,13 @@ mod tests {
         ] {
             assert!(check_san_pattern(kind, good).is_ok(), "{good}");
         }
-        assert!(check_subject_pattern("Acme*").is_err());
-        assert!(check_subject_pattern("*.acme.com").is_ok());
-        assert!(subject_matches("acme ltd", "ACME Ltd"));
+        let cn = SubjectAttribute::CommonName;
+        assert!(check_subject_pattern(cn, "Acme*").is_err());
+        assert!(check_subject_pattern(cn, "*.acme.com").is_ok());
+        assert!(check_subject_pattern(SubjectAttribute::Email, "acme.com").is_err());
+        assert!(subject_matches(SubjectAttribute::Organization, "acme ltd", "ACME Ltd"));
+        assert!(subject_matches(cn, "*.acme.com", "www.acme.com"));
+        assert!(!subject_matches(cn, "*.acme.com", "a.www.acme.com"));
+        assert!(subject_matches(SubjectAttribute::Email, "*@acme.com", "bob@acme.com"));
     }
 }

@@ -54,9 +54,10 @@ use crate::model::{
 /// - `preset: "publicTls"` also enforces the CA/Browser Forum Baseline Requirements rules that
 ///   cannot be written as static rules (see [`presets`](super::presets)).
 ///
-/// Patterns are described in the `pattern` module: `*.acme.com` matches exactly one left-most
-/// label, `*` anything, IP rules take CIDR ranges, e-mail `*@acme.com`, URI prefixes
-/// `spiffe://acme/*`.
+/// Patterns: `*` matches anything; DNS (and subject values) `*.acme.com` matches exactly one
+/// left-most label (`a.acme.com`, not `a.b.acme.com` nor `acme.com`), otherwise literal and
+/// case-insensitive; IP rules take CIDR ranges (`10.0.0.0/8`, `::1/128`) or addresses; e-mail
+/// `*@acme.com` or `*@*.acme.com`; URI a literal or a prefix ending in `*` (`spiffe://acme/*`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateTemplate {
@@ -175,7 +176,11 @@ impl CertificateTemplate {
         {
             out.push(Violation::new(
                 "attributes.ttl",
-                format!("ttl {} is longer than the maximum {max} of this template", req.ttl),
+                format!(
+                    "ttl {} is longer than the maximum {} of this template",
+                    in_days(req.ttl),
+                    in_days(max)
+                ),
             ));
         }
         if self.preset == Some(TemplatePreset::PublicTls) {
@@ -265,7 +270,7 @@ impl CertificateTemplate {
             }
             for (list, patterns) in [("allowed", &rule.allowed), ("denied", &rule.denied)] {
                 for (j, p) in patterns.iter().enumerate() {
-                    if let Err(why) = pattern::check_subject_pattern(p) {
+                    if let Err(why) = pattern::check_subject_pattern(rule.attribute, p) {
                         out.push(Violation::new(format!("{at}.{list}[{j}]"), why));
                     }
                 }
@@ -319,11 +324,17 @@ impl CertificateTemplate {
                 }
                 continue;
             };
-            if let Some(p) = rule.denied.iter().find(|p| pattern::subject_matches(p, value)) {
+            if let Some(p) =
+                rule.denied.iter().find(|p| pattern::subject_matches(rule.attribute, p, value))
+            {
                 out.push(Violation::new(field, format!("{value:?} is denied by pattern {p:?}")));
             } else if rule.allowed.is_empty() {
                 out.push(Violation::new(field, "not allowed by the template; leave it out"));
-            } else if !rule.allowed.iter().any(|p| pattern::subject_matches(p, value)) {
+            } else if !rule
+                .allowed
+                .iter()
+                .any(|p| pattern::subject_matches(rule.attribute, p, value))
+            {
                 out.push(Violation::new(
                     field,
                     format!("{value:?} matches none of the allowed patterns {:?}", rule.allowed),
@@ -400,6 +411,15 @@ pub(crate) fn definition_result(violations: Vec<Violation>) -> Result<(), Error>
         message.push_str(&format!("; also {v}"));
     }
     Err(Error::invalid(first.field.clone(), message))
+}
+
+/// A lifetime for messages: whole days as `90d` (the model's `Display` would say `3M`).
+fn in_days(ttl: Ttl) -> String {
+    if ttl.seconds().is_multiple_of(86_400) {
+        format!("{}d", ttl.seconds() / 86_400)
+    } else {
+        ttl.to_string()
+    }
 }
 
 fn is_dotted_oid(oid: &str) -> bool {
