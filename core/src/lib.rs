@@ -5,6 +5,7 @@
 //! domain pieces it is built from (see ARCHITECTURE.md for the map).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod ca;
 pub mod clock;
@@ -17,3 +18,6 @@ pub mod policy;
 pub mod store;
 
 pub use error::{Error, ErrorKind, Result, Violation};
+mod facade;
+
+pub use facade::{CaSummary, Certloop, DefaultSetup, DueRenewal, defaults};

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 
 /// The type and size of a key pair.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum KeyAlgorithm {
     /// RSA, 2048-bit modulus.
     #[serde(rename = "RSA_2048")]
@@ -20,6 +20,7 @@ pub enum KeyAlgorithm {
     #[serde(rename = "RSA_4096")]
     Rsa4096,
     /// ECDSA on NIST P-256 (secp256r1); the default.
+    #[default]
     #[serde(rename = "EC_prime256v1")]
     EcP256,
     /// ECDSA on NIST P-384 (secp384r1).
@@ -88,12 +89,6 @@ impl KeyAlgorithm {
             (KeyFamily::Ed25519, SignatureAlgorithm::Ed25519) => true,
             _ => false,
         }
-    }
-}
-
-impl Default for KeyAlgorithm {
-    fn default() -> Self {
-        Self::EcP256
     }
 }
 

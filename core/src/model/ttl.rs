@@ -7,15 +7,16 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::Error;
 
-/// A certificate lifetime. A year is 365 days, a month 30 days.
+/// A certificate lifetime. A year is 365 days. There is no month unit: `M` beside `m` invites
+/// mistakes, and certificate lifetimes are counted in days.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ttl {
     seconds: u64,
 }
 
 impl Ttl {
-    const UNITS: [(char, u64); 6] =
-        [('y', 365 * 86_400), ('M', 30 * 86_400), ('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)];
+    const UNITS: [(char, u64); 5] =
+        [('y', 365 * 86_400), ('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)];
 
     /// A lifetime of `seconds`.
     pub const fn from_seconds(seconds: u64) -> Self {
@@ -65,7 +66,7 @@ impl fmt::Display for Ttl {
     /// The largest unit that divides the length exactly: `90d`, `1y`, `36h`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (unit, multiplier) in Self::UNITS {
-            if self.seconds % multiplier == 0 && self.seconds > 0 {
+            if self.seconds.is_multiple_of(multiplier) && self.seconds > 0 {
                 return write!(f, "{}{unit}", self.seconds / multiplier);
             }
         }
@@ -112,11 +113,12 @@ mod tests {
         }
         assert_eq!(Ttl::from_days(730).to_string(), "2y");
         assert_eq!(Ttl::from_seconds(90_000).to_string(), "25h");
+        assert_eq!(Ttl::from_days(90).to_string(), "90d");
     }
 
     #[test]
     fn rejects_bad_ttls_naming_the_field() {
-        for bad in ["", "d", "10x", "-5d", "0d", "1.5d", "99999999999y"] {
+        for bad in ["", "d", "10x", "-5d", "0d", "1.5d", "99999999999y", "3M"] {
             let err = Ttl::parse_field(bad, "attributes.ttl").expect_err(bad);
             assert!(err.to_string().contains("attributes.ttl"), "{err}");
         }

@@ -1,0 +1,426 @@
+//! What each command does, over the [`certloop::Certloop`] façade.
+
+use std::fs;
+use std::path::Path;
+
+use certloop::ca::CaSpec;
+use certloop::model::{
+    CertificateAttributes, CertificateRecord, CertificateState, IssueRequest, IssuedCertificate,
+    Subject, SubjectAltName, Ttl,
+};
+use certloop::policy::{CertificateProfile, CertificateTemplate};
+use certloop::store::{AuditQuery, CertificateQuery};
+use certloop::{Certloop, Error, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::output::{self, json, table};
+use crate::{CaCommand, Cli, Command, DocumentCommand, IssueArgs, ListArgs, RenewArgs};
+
+/// Run one command.
+pub async fn run(cli: Cli) -> Result<()> {
+    let certloop = Certloop::open(&cli.home).await?.with_actor("cli");
+    let as_json = cli.json;
+    match cli.command {
+        Command::Init => {
+            let setup = certloop.init_default().await?;
+            if as_json {
+                return json(&setup);
+            }
+            let verb = if setup.created { "created" } else { "already set up" };
+            println!(
+                "{verb}: root CA {}, issuing CA {}, profile {}",
+                setup.root_ca.name, setup.issuing_ca.name, setup.profile.slug
+            );
+            Ok(())
+        }
+        Command::Ca(command) => ca(&certloop, command, as_json).await,
+        Command::Template(command) => template(&certloop, command, as_json).await,
+        Command::Profile(command) => profile(&certloop, command, as_json).await,
+        Command::Issue(args) => issue(&certloop, args, as_json).await,
+        Command::Renew(args) => renew(&certloop, args, as_json).await,
+        Command::Revoke { id, reason } => {
+            let record = certloop.revoke(&id, reason.parse()?).await?;
+            print_record_change(&record, as_json)
+        }
+        Command::Suspend { id } => print_record_change(&certloop.suspend(&id).await?, as_json),
+        Command::Unsuspend { id } => print_record_change(&certloop.unsuspend(&id).await?, as_json),
+        Command::Crl { ca, out, der } => {
+            let crl = certloop.crl(ca.as_deref()).await?;
+            let bytes = if der { crl.der.clone() } else { crl.pem.clone().into_bytes() };
+            output::write_atomic(&out, &bytes, 0o644)?;
+            if as_json {
+                return json(
+                    &serde_json::json!({"crlNumber": crl.number, "path": out.display().to_string()}),
+                );
+            }
+            println!("CRL {} written to {}", crl.number, out.display());
+            Ok(())
+        }
+        Command::List(args) => list(&certloop, args, as_json).await,
+        Command::Show { id } => {
+            let record = certloop.show(&id).await?;
+            if as_json {
+                return json(&record);
+            }
+            print_record(&record);
+            Ok(())
+        }
+        Command::Audit { certificate, limit } => {
+            let events = certloop
+                .audit_log(&AuditQuery { certificate_id: certificate, since: None, limit })
+                .await?;
+            if as_json {
+                return json(&events);
+            }
+            let rows = events
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.sequence.to_string(),
+                        rfc3339(e.at),
+                        format!("{:?}", e.action),
+                        e.certificate_id
+                            .clone()
+                            .or_else(|| e.subject_id.clone())
+                            .unwrap_or_default(),
+                        e.actor.clone(),
+                        format!("{:?}", e.outcome),
+                        e.detail.clone(),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            table(&["SEQ", "AT", "ACTION", "OBJECT", "ACTOR", "OUTCOME", "DETAIL"], &rows);
+            Ok(())
+        }
+    }
+}
+
+async fn ca(certloop: &Certloop, command: CaCommand, as_json: bool) -> Result<()> {
+    match command {
+        CaCommand::Create { file, name, cn, parent, key_alg, ttl } => {
+            let spec: CaSpec = match file {
+                Some(file) => read_json(&file)?,
+                None => CaSpec {
+                    name: name.unwrap_or_default(),
+                    subject: Subject::common_name(cn.unwrap_or_default()),
+                    key_algorithm: key_alg
+                        .as_deref()
+                        .map(str::parse)
+                        .transpose()?
+                        .unwrap_or_default(),
+                    ttl: ttl.as_deref().map(|t| Ttl::parse_field(t, "ttl")).transpose()?,
+                    parent,
+                    path_length: None,
+                    name_constraints: None,
+                    crl_distribution_points: Vec::new(),
+                    ca_issuers: Vec::new(),
+                },
+            };
+            let summary = certloop.create_ca(spec).await?;
+            if as_json {
+                return json(&summary);
+            }
+            println!("created CA {} ({})", summary.name, summary.id);
+            Ok(())
+        }
+        CaCommand::List => {
+            let cas = certloop.list_cas().await?;
+            if as_json {
+                return json(&cas);
+            }
+            let rows = cas
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.name.clone(),
+                        c.id.clone(),
+                        c.subject.clone(),
+                        c.key_algorithm.clone(),
+                        rfc3339(c.not_after),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            table(&["NAME", "ID", "SUBJECT", "KEY", "NOT AFTER"], &rows);
+            Ok(())
+        }
+        CaCommand::Export { ca, chain, out } => {
+            let summary = certloop.get_ca(&ca).await?;
+            let pem = if chain { summary.certificate_chain } else { summary.certificate };
+            match out {
+                Some(path) => {
+                    output::write_atomic(&path, pem.as_bytes(), 0o644)?;
+                }
+                None => print!("{pem}"),
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn template(certloop: &Certloop, command: DocumentCommand, as_json: bool) -> Result<()> {
+    match command {
+        DocumentCommand::Create { file } => {
+            let template: CertificateTemplate = read_json(&file)?;
+            let saved = certloop.save_template(template).await?;
+            if as_json {
+                return json(&saved);
+            }
+            println!("saved template {} ({})", saved.slug, saved.id);
+            Ok(())
+        }
+        DocumentCommand::List => {
+            let templates = certloop.list_templates().await?;
+            if as_json {
+                return json(&templates);
+            }
+            let rows = templates
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.slug.clone(),
+                        t.id.clone(),
+                        t.max_ttl().map(|t| t.to_string()).unwrap_or_default(),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            table(&["SLUG", "ID", "MAX TTL"], &rows);
+            Ok(())
+        }
+        DocumentCommand::Show { id } => json(&certloop.get_template(&id).await?),
+    }
+}
+
+async fn profile(certloop: &Certloop, command: DocumentCommand, as_json: bool) -> Result<()> {
+    match command {
+        DocumentCommand::Create { file } => {
+            let profile: CertificateProfile = read_json(&file)?;
+            let saved = certloop.save_profile(profile).await?;
+            if as_json {
+                return json(&saved);
+            }
+            println!("saved profile {} ({})", saved.slug, saved.id);
+            Ok(())
+        }
+        DocumentCommand::List => {
+            let profiles = certloop.list_profiles().await?;
+            if as_json {
+                return json(&profiles);
+            }
+            let rows = profiles
+                .iter()
+                .map(|p| vec![p.slug.clone(), p.id.clone(), p.template_id.clone()])
+                .collect::<Vec<_>>();
+            table(&["SLUG", "ID", "TEMPLATE"], &rows);
+            Ok(())
+        }
+        DocumentCommand::Show { id } => json(&certloop.get_profile(&id).await?),
+    }
+}
+
+async fn issue(certloop: &Certloop, args: IssueArgs, as_json: bool) -> Result<()> {
+    let mut request: IssueRequest = match &args.request {
+        Some(path) => read_json(path)?,
+        None => IssueRequest::default(),
+    };
+    apply_flags(&mut request, &args)?;
+    if request.profile_id.is_none() {
+        // Zero-config first run: the embedded default is created on first use.
+        certloop.init_default().await?;
+    }
+    if args.count > 1 {
+        return issue_batch(certloop, request, args.count, as_json).await;
+    }
+    let issued = certloop.issue(request).await?;
+    let files = match &args.out {
+        Some(dir) => output::write_bundle(dir, &issued)?.files,
+        None => Vec::new(),
+    };
+    if as_json {
+        return json(&issued);
+    }
+    println!("issued certificate {} (serial {})", issued.certificate_id, issued.serial_number);
+    for file in files {
+        println!("  wrote {}", file.display());
+    }
+    if args.out.is_none() {
+        print!("{}", issued.certificate);
+    }
+    Ok(())
+}
+
+fn apply_flags(request: &mut IssueRequest, args: &IssueArgs) -> Result<()> {
+    if let Some(profile) = &args.profile {
+        request.profile_id = Some(profile.clone());
+    }
+    let attributes: &mut CertificateAttributes = &mut request.attributes;
+    if let Some(cn) = &args.cn {
+        attributes.subject.common_name = Some(cn.clone());
+    }
+    if !args.sans.is_empty() {
+        let sans = args
+            .sans
+            .iter()
+            .map(|s| SubjectAltName::parse_tagged(s))
+            .collect::<Result<Vec<_>>>()?;
+        attributes.alt_names = Some(sans);
+    }
+    if let Some(ttl) = &args.ttl {
+        attributes.ttl = Some(Ttl::parse_field(ttl, "ttl")?);
+    }
+    if let Some(alg) = &args.key_alg {
+        attributes.key_algorithm = Some(alg.parse()?);
+    }
+    if let Some(alg) = &args.sig_alg {
+        attributes.signature_algorithm = Some(alg.parse()?);
+    }
+    if let Some(csr) = &args.csr {
+        let pem = fs::read_to_string(csr).map_err(|e| Error::io(csr.display(), e))?;
+        request.csr = Some(pem);
+    }
+    request.manage_key |= args.manage_key;
+    Ok(())
+}
+
+async fn issue_batch(
+    certloop: &Certloop,
+    request: IssueRequest,
+    count: usize,
+    as_json: bool,
+) -> Result<()> {
+    let bar = progress_bar(count as u64, "issuing", as_json);
+    let requests = vec![request; count];
+    let results = certloop.issue_many(requests, |done, _| bar.set_position(done as u64)).await?;
+    bar.finish_and_clear();
+    let issued: Vec<&IssuedCertificate> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    if let Some(Err(first)) = results.iter().find(|r| r.is_err()) {
+        eprintln!("certloop: {} of {count} refused; first: {first}", count - issued.len());
+    }
+    if as_json {
+        let ids: Vec<&str> = issued.iter().map(|i| i.certificate_id.as_str()).collect();
+        return json(&serde_json::json!({"issued": ids.len(), "certificateIds": ids}));
+    }
+    println!("issued {} of {count} certificates", issued.len());
+    Ok(())
+}
+
+async fn renew(certloop: &Certloop, args: RenewArgs, as_json: bool) -> Result<()> {
+    if let Some(id) = args.id {
+        let issued = certloop.renew(&id).await?;
+        if let Some(dir) = &args.out {
+            output::write_bundle(dir, &issued)?;
+        }
+        if as_json {
+            return json(&issued);
+        }
+        println!("renewed {id} as {} (serial {})", issued.certificate_id, issued.serial_number);
+        return Ok(());
+    }
+    let due = certloop.renewals_due().await?;
+    let bar = progress_bar(due.len() as u64, "renewing", as_json);
+    let mut report = Vec::new();
+    for item in &due {
+        let outcome = certloop.renew(&item.certificate.certificate_id).await;
+        report.push(serde_json::json!({
+            "certificateId": item.certificate.certificate_id,
+            "reason": item.reason,
+            "renewedAs": outcome.as_ref().ok().map(|i| i.certificate_id.clone()),
+            "error": outcome.as_ref().err().map(ToString::to_string),
+        }));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if as_json {
+        return json(&report);
+    }
+    println!("{} certificate(s) were due", due.len());
+    for line in &report {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
+async fn list(certloop: &Certloop, args: ListArgs, as_json: bool) -> Result<()> {
+    let states = args.state.iter().map(|s| s.parse()).collect::<Result<Vec<CertificateState>>>()?;
+    let records = match args.expiring_within {
+        Some(days) if args.cn.is_none() && args.san.is_none() && states.is_empty() => {
+            certloop.expiring_within(days).await?
+        }
+        days => {
+            let now = time::OffsetDateTime::now_utc();
+            let query = CertificateQuery {
+                common_name: args.cn,
+                san: args.san,
+                states,
+                expiring_before: days.map(|d| now + time::Duration::days(i64::from(d))),
+                limit: args.limit,
+                ..CertificateQuery::default()
+            };
+            certloop.list(&query).await?
+        }
+    };
+    if as_json {
+        return json(&records);
+    }
+    let rows = records
+        .iter()
+        .map(|r| {
+            vec![
+                r.certificate_id.clone(),
+                r.common_name.clone(),
+                r.state.to_string(),
+                rfc3339(r.not_after),
+                r.serial_number.clone(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(&["ID", "COMMON NAME", "STATE", "NOT AFTER", "SERIAL"], &rows);
+    Ok(())
+}
+
+fn print_record_change(record: &CertificateRecord, as_json: bool) -> Result<()> {
+    if as_json {
+        return json(record);
+    }
+    println!("certificate {} is now {}", record.certificate_id, record.state);
+    Ok(())
+}
+
+fn print_record(record: &CertificateRecord) {
+    let sans: Vec<String> = record.alt_names.iter().map(ToString::to_string).collect();
+    let fields = [
+        ("id", record.certificate_id.clone()),
+        ("common name", record.common_name.clone()),
+        ("subject", record.subject.clone()),
+        ("issuer", record.issuer.clone()),
+        ("alt names", sans.join(", ")),
+        ("serial", record.serial_number.clone()),
+        ("not before", rfc3339(record.not_before)),
+        ("not after", rfc3339(record.not_after)),
+        ("state", record.state.to_string()),
+        ("sha-256", record.fingerprint_sha256.clone()),
+    ];
+    for (name, value) in fields {
+        println!("{name:<12} {value}");
+    }
+}
+
+fn progress_bar(len: u64, message: &'static str, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len).with_message(message);
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| at.to_string())
+}

@@ -1,0 +1,169 @@
+//! Templates and profiles enforced through the façade on every path.
+
+mod common;
+
+use certloop::model::{CertificateAttributes, IssueRequest, Subject, SubjectAltName, Ttl};
+use certloop::policy::{CertificateProfile, CertificateTemplate};
+use certloop::{Certloop, ErrorKind};
+use common::{Scratch, openssl_ok};
+
+async fn acme_setup() -> Certloop {
+    let certloop = Certloop::in_memory().await.unwrap();
+    let setup = certloop.init_default().await.unwrap();
+    let template: CertificateTemplate = serde_json::from_value(serde_json::json!({
+        "slug": "acme-web",
+        "subject": [{"type": "common_name", "allowed": ["*.acme.com"], "required": true}],
+        "sans": [{"type": "DNS", "allowed": ["*.acme.com"], "denied": ["admin.acme.com"]}],
+        "extendedKeyUsages": {"required": ["server_auth"], "allowed": ["client_auth"]},
+        "algorithms": {"minRsaBits": 3072},
+        "validity": {"max": "30d"}
+    }))
+    .unwrap();
+    certloop.save_template(template).await.unwrap();
+    let profile: CertificateProfile = serde_json::from_value(serde_json::json!({
+        "slug": "acme-web",
+        "templateId": "acme-web",
+        "issuer": {"type": "internalCa", "caId": setup.issuing_ca.name},
+        "apiConfig": {"autoRenew": true, "renewBeforeDays": 7}
+    }))
+    .unwrap();
+    certloop.save_profile(profile).await.unwrap();
+    certloop
+}
+
+fn acme(cn: &str) -> IssueRequest {
+    IssueRequest {
+        profile_id: Some("acme-web".into()),
+        attributes: CertificateAttributes {
+            subject: Subject::common_name(cn),
+            ..CertificateAttributes::default()
+        },
+        ..IssueRequest::default()
+    }
+}
+
+#[tokio::test]
+async fn a_request_inside_the_template_is_issued_with_its_max_ttl() {
+    let certloop = acme_setup().await;
+    let issued = certloop.issue(acme("shop.acme.com")).await.unwrap();
+    let record = certloop.show(&issued.certificate_id).await.unwrap();
+    assert_eq!(
+        (record.not_after - record.not_before).whole_days(),
+        30,
+        "defaults to the template max"
+    );
+    assert_eq!(record.renew_before_days, Some(7));
+}
+
+#[tokio::test]
+async fn every_violation_is_reported_at_once_with_field_names() {
+    let certloop = acme_setup().await;
+    let mut req = acme("shop.evil.com");
+    req.attributes.ttl = Some(Ttl::from_days(31));
+    req.attributes.alt_names =
+        Some(vec![SubjectAltName::dns("a.b.acme.com"), SubjectAltName::dns("admin.acme.com")]);
+    let err = certloop.issue(req).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PolicyViolation);
+    let fields: Vec<&str> = err.violations().iter().map(|v| v.field.as_str()).collect();
+    for expected in ["attributes.commonName", "attributes.ttl"] {
+        assert!(fields.contains(&expected), "{expected} in {fields:?}");
+    }
+    assert!(
+        fields.iter().filter(|f| f.starts_with("attributes.altNames")).count() >= 2,
+        "{fields:?}"
+    );
+    assert!(certloop.list(&Default::default()).await.unwrap().is_empty(), "nothing issued");
+}
+
+#[tokio::test]
+async fn a_weak_rsa_csr_is_refused_and_renewal_re_checks_policy() {
+    let certloop = acme_setup().await;
+    let dir = Scratch::new();
+    openssl_ok(
+        dir.path(),
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "k.pem",
+            "-subj",
+            "/CN=weak.acme.com",
+            "-out",
+            "r.csr",
+        ],
+    );
+    let csr = std::fs::read_to_string(dir.path().join("r.csr")).unwrap();
+    let mut req = acme("weak.acme.com");
+    req.csr = Some(csr);
+    let err = certloop.issue(req).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PolicyViolation);
+    assert!(err.violations().iter().any(|v| v.field == "attributes.keyAlgorithm"), "{err}");
+
+    // Tighten the template after issuance: renewal runs the new policy and is refused.
+    let issued = certloop.issue(acme("tight.acme.com")).await.unwrap();
+    let mut template = certloop.get_template("acme-web").await.unwrap();
+    template.validity = Some(serde_json::from_value(serde_json::json!({"max": "7d"})).unwrap());
+    certloop.save_template(template).await.unwrap();
+    let err = certloop.renew(&issued.certificate_id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PolicyViolation, "{err}");
+}
+
+#[tokio::test]
+async fn self_signed_profiles_issue_certificates_openssl_accepts_as_their_own_root() {
+    let certloop = Certloop::in_memory().await.unwrap();
+    certloop.save_template(CertificateTemplate::permissive("anything")).await.unwrap();
+    let profile: CertificateProfile = serde_json::from_value(serde_json::json!({
+        "slug": "dev", "templateId": "anything", "issuer": {"type": "selfSigned"}
+    }))
+    .unwrap();
+    certloop.save_profile(profile).await.unwrap();
+    let mut req = acme("dev.local");
+    req.profile_id = Some("dev".into());
+    let issued = certloop.issue(req.clone()).await.unwrap();
+    assert_eq!(issued.certificate, issued.issuing_ca_certificate);
+    let dir = Scratch::new();
+    dir.write("self.pem", &issued.certificate);
+    let out = openssl_ok(dir.path(), &["verify", "-CAfile", "self.pem", "self.pem"]);
+    assert!(out.contains("OK"), "{out}");
+
+    // A CSR cannot be self-signed by someone else.
+    openssl_ok(
+        dir.path(),
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "k.pem",
+            "-subj",
+            "/CN=dev.local",
+            "-out",
+            "r.csr",
+        ],
+    );
+    req.csr = Some(std::fs::read_to_string(dir.path().join("r.csr")).unwrap());
+    assert_eq!(certloop.issue(req).await.unwrap_err().kind(), ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn profiles_must_name_an_existing_template_and_ca() {
+    let certloop = Certloop::in_memory().await.unwrap();
+    certloop.init_default().await.unwrap();
+    let bad_template: CertificateProfile = serde_json::from_value(serde_json::json!({
+        "slug": "p1", "templateId": "missing", "issuer": {"type": "selfSigned"}
+    }))
+    .unwrap();
+    assert_eq!(certloop.save_profile(bad_template).await.unwrap_err().kind(), ErrorKind::NotFound);
+    let bad_ca: CertificateProfile = serde_json::from_value(serde_json::json!({
+        "slug": "p2", "templateId": "tls-server", "issuer": {"type": "internalCa", "caId": "missing"}
+    }))
+    .unwrap();
+    assert_eq!(certloop.save_profile(bad_ca).await.unwrap_err().kind(), ErrorKind::NotFound);
+}
