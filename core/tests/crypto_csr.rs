@@ -1,5 +1,6 @@
 //! CSRs against the real `openssl` binary: ours verify in OpenSSL, OpenSSL's inspect here, and a
 //! tampered CSR is refused.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::process::Command;
@@ -298,4 +299,28 @@ fn partial_and_full_override() {
     )
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
+}
+
+#[test]
+fn small_rsa_csr_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let req = path(dir.path(), "small.csr");
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "rsa:1024",
+        "-nodes",
+        "-keyout",
+        &path(dir.path(), "k.pem"),
+        "-out",
+        &req,
+        "-subj",
+        "/CN=small.test",
+    ]);
+    let err = inspect_csr(&std::fs::read(&req).unwrap()).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput { field, message } if field == "csr" && message.contains("1024 bits")),
+        "{err}"
+    );
 }
