@@ -324,3 +324,43 @@ fn small_rsa_csr_is_refused_with_a_clear_message() {
         "{err}"
     );
 }
+
+/// What the CA engineer does: sign a certificate for a CSR's public key with a `PrivateKey`
+/// through rcgen, and check it with OpenSSL and with `verify_signed_by`.
+#[test]
+fn rcgen_signs_a_certificate_for_a_csr_key() {
+    use certloop::crypto::inspect_certificate;
+    let dir = tempfile::tempdir().unwrap();
+    for (ca_alg, leaf_alg) in [
+        (KeyAlgorithm::EcP384, KeyAlgorithm::Rsa2048),
+        (KeyAlgorithm::Rsa2048, KeyAlgorithm::Ed25519),
+        (KeyAlgorithm::Ed25519, KeyAlgorithm::EcP256),
+    ] {
+        let ca_key = PrivateKey::generate(ca_alg).unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Test Root");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+
+        let leaf_key = PrivateKey::generate(leaf_alg).unwrap();
+        let csr = DefaultCsrBuilder.build(&leaf_key, &full_spec()).unwrap();
+        let info = inspect_csr(&csr.der).unwrap();
+        let leaf_params =
+            rcgen::CertificateParams::new(vec!["app.example.com".to_owned()]).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params.clone(), &ca_key);
+        let leaf = leaf_params.signed_by(&info.public_key, &issuer).unwrap();
+
+        let leaf_info = inspect_certificate(leaf.der()).unwrap();
+        assert_eq!(leaf_info.public_key().unwrap(), leaf_key.public_key());
+        assert_eq!(leaf_info.signature_algorithm, Some(ca_alg.default_signature()));
+        leaf_info.verify_signed_by(&ca_key.public_key()).unwrap();
+        assert!(leaf_info.verify_signed_by(&leaf_key.public_key()).is_err());
+
+        let ca_file = path(dir.path(), "ca.pem");
+        let leaf_file = path(dir.path(), "leaf.pem");
+        std::fs::write(&ca_file, ca_cert.pem()).unwrap();
+        std::fs::write(&leaf_file, leaf.pem()).unwrap();
+        let out = openssl(&["verify", "-CAfile", &ca_file, &leaf_file]);
+        assert!(out.contains(": OK"), "{ca_alg}->{leaf_alg}: {out}");
+    }
+}
