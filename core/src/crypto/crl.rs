@@ -109,6 +109,7 @@ fn revocation_reason(reason: CrlReason) -> Option<RevocationReason> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -32,7 +32,8 @@ pub const PBKDF2_ITERATIONS: u32 = 600_000;
 /// signature algorithm. `Debug` never prints key material.
 pub struct PrivateKey {
     pkcs8: Zeroizing<Vec<u8>>,
-    key_pair: rcgen::KeyPair,
+    /// Boxed: ring's RSA key pair is large, and keys travel inside enums (`KeyChoice`).
+    key_pair: Box<rcgen::KeyPair>,
     algorithm: KeyAlgorithm,
     signature: SignatureAlgorithm,
 }
@@ -65,10 +66,13 @@ impl PrivateKey {
     /// `EC PRIVATE KEY` (SEC1, P-256/P-384). An `ENCRYPTED PRIVATE KEY` needs
     /// [`PrivateKey::from_encrypted_pem`].
     pub fn from_pem(pem: &str) -> Result<PrivateKey> {
-        let blocks = pem_blocks(pem.as_bytes(), FIELD)?;
+        // Wrap every decoded block at once, so the ones not used are zeroized too.
+        let blocks: Vec<(String, Zeroizing<Vec<u8>>)> = pem_blocks(pem.as_bytes(), FIELD)?
+            .into_iter()
+            .map(|(label, der)| (label, Zeroizing::new(der)))
+            .collect();
         let mut labels = Vec::new();
         for (label, der) in blocks {
-            let der = Zeroizing::new(der);
             match label.as_str() {
                 "PRIVATE KEY" => return Self::from_pkcs8_der(&der),
                 "RSA PRIVATE KEY" => return Self::from_pkcs1_der(&der),
@@ -290,7 +294,7 @@ impl PrivateKey {
             rcgen_algorithm(signature),
         )
         .map_err(|e| Error::invalid(FIELD, format!("key rejected by ring: {e}")))?;
-        Ok(PrivateKey { pkcs8, key_pair, algorithm, signature })
+        Ok(PrivateKey { pkcs8, key_pair: Box::new(key_pair), algorithm, signature })
     }
 }
 
@@ -353,6 +357,7 @@ impl rcgen::SigningKey for PrivateKey {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -213,6 +213,7 @@ pub(crate) fn unsigned_bits(bytes: &[u8]) -> u32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -57,6 +57,7 @@ impl fmt::Display for RngError {
 impl std::error::Error for RngError {}
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

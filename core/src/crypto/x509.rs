@@ -172,6 +172,7 @@ pub fn fingerprint_sha256(der: &[u8]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -48,16 +48,16 @@ impl CsrSpec {
             ("subject.state", &self.subject.state),
             ("subject.locality", &self.subject.locality),
         ] {
-            if let Some(v) = value {
-                if v.trim().is_empty() || v.chars().count() > 64 {
-                    return Err(Error::invalid(field, "must be 1 to 64 characters"));
-                }
+            if let Some(v) = value
+                && (v.trim().is_empty() || v.chars().count() > 64)
+            {
+                return Err(Error::invalid(field, "must be 1 to 64 characters"));
             }
         }
-        if let Some(c) = &self.subject.country {
-            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
-                return Err(Error::invalid("subject.country", "must be a two-letter code"));
-            }
+        if let Some(c) = &self.subject.country
+            && (c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()))
+        {
+            return Err(Error::invalid("subject.country", "must be a two-letter code"));
         }
         if let Some(email) = &self.subject.email {
             SubjectAltName::email(email.clone()).validate("subject.email")?;
@@ -202,6 +202,7 @@ fn parse_oid(oid: &str) -> Option<Vec<u64>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::model::KeyAlgorithm;

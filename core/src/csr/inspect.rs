@@ -127,6 +127,7 @@ pub fn inspect_csr(input: &[u8]) -> Result<CsrInfo> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

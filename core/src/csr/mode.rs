@@ -139,13 +139,13 @@ fn finish(
     key_generated: bool,
     spec: &CsrSpec,
 ) -> Result<PreparedCsr> {
-    if let Some(sig) = spec.signature_algorithm {
-        if !key.algorithm().supports(sig) {
-            return Err(Error::invalid(
-                "signatureAlgorithm",
-                format!("{sig} cannot be made with a {} key", key.algorithm()),
-            ));
-        }
+    if let Some(sig) = spec.signature_algorithm
+        && !key.algorithm().supports(sig)
+    {
+        return Err(Error::invalid(
+            "signatureAlgorithm",
+            format!("{sig} cannot be made with a {} key", key.algorithm()),
+        ));
     }
     let csr = builder.build(&key, spec)?;
     Ok(PreparedCsr { csr, key, key_generated })

@@ -3,7 +3,10 @@
 
 use crate::crypto::PublicKey;
 use crate::error::{Error, Result};
-use crate::model::SignatureAlgorithm;
+use crate::model::{KeyFamily, SignatureAlgorithm};
+
+/// The smallest RSA modulus ring verifies and certloop accepts.
+const MIN_RSA_BITS: u32 = 2048;
 
 /// Verify that `signature` over the exact DER of the CertificationRequestInfo was made with the
 /// private half of `public_key`. A bad signature is [`Error::InvalidInput`] on field `csr`.
@@ -13,6 +16,15 @@ pub fn verify_proof_of_possession(
     request_info_der: &[u8],
     signature: &[u8],
 ) -> Result<()> {
+    if public_key.family() == KeyFamily::Rsa && public_key.bits() < MIN_RSA_BITS {
+        return Err(Error::invalid(
+            "csr",
+            format!(
+                "the CSR's RSA key has {} bits; use at least {MIN_RSA_BITS}",
+                public_key.bits()
+            ),
+        ));
+    }
     public_key.verify(algorithm, request_info_der, signature).map_err(|_| {
         Error::invalid(
             "csr",
