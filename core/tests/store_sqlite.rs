@@ -7,8 +7,8 @@ use certloop::model::{
     RevocationReason, SubjectAltName,
 };
 use certloop::store::{
-    AuditQuery, CertificateQuery, CertificateRequestRow, NewCertificate, SqliteStore, Store,
-    StoredCa,
+    AuditQuery, CertificateQuery, CertificateRequestRow, DocumentKind, NewCertificate, SqliteStore,
+    Store, StoredCa,
 };
 use certloop::{Error, ErrorKind, Result};
 use serde_json::json;
@@ -133,22 +133,45 @@ async fn cas_round_trip_and_crl_numbers_increase() -> Result<()> {
 #[tokio::test]
 async fn templates_and_profiles_are_documents_with_unique_slugs() -> Result<()> {
     let store = store()?;
-    store.put_template("t1", "web", &json!({"id": "t1", "v": 1})).await?;
-    store.put_template("t2", "client", &json!({"id": "t2"})).await?;
-    store.put_template("t1", "web-server", &json!({"id": "t1", "v": 2})).await?;
-    assert_eq!(store.get_template("t1").await?, json!({"id": "t1", "v": 2}));
-    assert_eq!(store.get_template("web-server").await?["v"], 2);
-    assert_eq!(kind(store.get_template("web").await), Some(ErrorKind::NotFound));
-    let taken = store.put_template("t3", "client", &json!({})).await;
+    store.put_document(DocumentKind::TEMPLATE, "t1", "web", &json!({"id": "t1", "v": 1})).await?;
+    store.put_document(DocumentKind::TEMPLATE, "t2", "client", &json!({"id": "t2"})).await?;
+    store
+        .put_document(DocumentKind::TEMPLATE, "t1", "web-server", &json!({"id": "t1", "v": 2}))
+        .await?;
+    assert_eq!(
+        store.get_document(DocumentKind::TEMPLATE, "t1").await?,
+        json!({"id": "t1", "v": 2})
+    );
+    assert_eq!(store.get_document(DocumentKind::TEMPLATE, "web-server").await?["v"], 2);
+    assert_eq!(
+        kind(store.get_document(DocumentKind::TEMPLATE, "web").await),
+        Some(ErrorKind::NotFound)
+    );
+    let taken = store.put_document(DocumentKind::TEMPLATE, "t3", "client", &json!({})).await;
     assert_eq!(kind(taken), Some(ErrorKind::AlreadyExists));
-    let ids: Vec<_> = store.list_templates().await?.into_iter().map(|b| b["id"].clone()).collect();
+    let ids: Vec<_> = store
+        .list_documents(DocumentKind::TEMPLATE)
+        .await?
+        .into_iter()
+        .map(|b| b["id"].clone())
+        .collect();
     assert_eq!(ids, [json!("t2"), json!("t1")]);
 
     // Profiles are a separate namespace.
-    assert_eq!(kind(store.get_profile("t1").await), Some(ErrorKind::NotFound));
-    store.put_profile("p1", "client", &json!({"templateId": "t2"})).await?;
-    assert_eq!(store.get_profile("client").await?, json!({"templateId": "t2"}));
-    assert_eq!(store.list_profiles().await?.len(), 1);
+    assert_eq!(
+        kind(store.get_document(DocumentKind::PROFILE, "t1").await),
+        Some(ErrorKind::NotFound)
+    );
+    store.put_document(DocumentKind::PROFILE, "p1", "client", &json!({"templateId": "t2"})).await?;
+    assert_eq!(
+        store.get_document(DocumentKind::PROFILE, "client").await?,
+        json!({"templateId": "t2"})
+    );
+    assert_eq!(store.list_documents(DocumentKind::PROFILE).await?.len(), 1);
+    store.delete_document(DocumentKind::PROFILE, "p1").await?;
+    assert!(store.list_documents(DocumentKind::PROFILE).await?.is_empty());
+    let gone = store.delete_document(DocumentKind::PROFILE, "p1").await;
+    assert_eq!(kind(gone), Some(ErrorKind::NotFound));
     Ok(())
 }
 
@@ -358,7 +381,7 @@ async fn reopening_keeps_data_and_a_newer_schema_is_refused() -> Result<()> {
     {
         let store = SqliteStore::open(&path)?;
         insert(&store, vec![record("a", "01", "a", &[], 10)]).await?;
-        store.put_profile("p", "p", &json!({"x": 1})).await?;
+        store.put_document(DocumentKind::PROFILE, "p", "p", &json!({"x": 1})).await?;
         // SQLite gives the WAL file the database file's mode.
         let wal = path.with_extension("db-wal");
         let wal_mode =
@@ -377,7 +400,7 @@ async fn reopening_keeps_data_and_a_newer_schema_is_refused() -> Result<()> {
     let store = SqliteStore::open(&path)?;
     assert_eq!(store.schema_version()?, SqliteStore::SCHEMA_VERSION);
     assert_eq!(store.get_certificate("a").await?.common_name, "a");
-    assert_eq!(store.get_profile("p").await?, json!({"x": 1}));
+    assert_eq!(store.get_document(DocumentKind::PROFILE, "p").await?, json!({"x": 1}));
     drop(store);
 
     let raw = rusqlite::Connection::open(&path).map_err(Error::store)?;

@@ -50,25 +50,27 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Persisted and atomic, so two concurrent callers never get the same number.
     async fn next_crl_number(&self, ca_id: &str) -> Result<u64>;
 
-    // --- Templates and profiles (JSON documents) ----------------------------------------
+    // --- Documents: templates, profiles and connectors' extension data (JSON) -------------
 
-    /// Insert or replace the template `id`. `AlreadyExists` when another template has `slug`.
-    async fn put_template(&self, id: &str, slug: &str, body: &serde_json::Value) -> Result<()>;
+    /// Insert or replace document `id` of `kind`. `AlreadyExists` when another document of the
+    /// same kind has `slug`.
+    async fn put_document(
+        &self,
+        kind: DocumentKind,
+        id: &str,
+        slug: &str,
+        body: &serde_json::Value,
+    ) -> Result<()>;
 
-    /// The template body with this id, or else with this slug. `NotFound` (`"template"`).
-    async fn get_template(&self, id_or_slug: &str) -> Result<serde_json::Value>;
+    /// The body of the `kind` document with this id, or else with this slug. `NotFound`.
+    async fn get_document(&self, kind: DocumentKind, id_or_slug: &str)
+    -> Result<serde_json::Value>;
 
-    /// Every template body, ordered by slug.
-    async fn list_templates(&self) -> Result<Vec<serde_json::Value>>;
+    /// Every document body of `kind`, ordered by slug.
+    async fn list_documents(&self, kind: DocumentKind) -> Result<Vec<serde_json::Value>>;
 
-    /// Insert or replace the profile `id`. `AlreadyExists` when another profile has `slug`.
-    async fn put_profile(&self, id: &str, slug: &str, body: &serde_json::Value) -> Result<()>;
-
-    /// The profile body with this id, or else with this slug. `NotFound` (`"profile"`).
-    async fn get_profile(&self, id_or_slug: &str) -> Result<serde_json::Value>;
-
-    /// Every profile body, ordered by slug.
-    async fn list_profiles(&self) -> Result<Vec<serde_json::Value>>;
+    /// Remove the `kind` document `id`. `NotFound` when there is none.
+    async fn delete_document(&self, kind: DocumentKind, id: &str) -> Result<()>;
 
     // --- Certificates -------------------------------------------------------------------
 
@@ -136,6 +138,26 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Audit events matching `query`, in sequence order (oldest first), `sequence` filled.
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+}
+
+/// A kind of JSON document in the store, with the name its errors use.
+///
+/// Templates and profiles are documents; connectors keep their own data (ACME accounts,
+/// pending orders, deployment targets) as documents of their own kinds, so a new connector
+/// needs no schema change. Bodies never hold secrets in clear: seal them first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DocumentKind {
+    /// The stored kind value, e.g. `"template"`.
+    pub kind: &'static str,
+    /// The name in `NotFound` / `AlreadyExists` errors, e.g. `"template"`.
+    pub what: &'static str,
+}
+
+impl DocumentKind {
+    /// Certificate templates.
+    pub const TEMPLATE: DocumentKind = DocumentKind { kind: "template", what: "template" };
+    /// Certificate profiles.
+    pub const PROFILE: DocumentKind = DocumentKind { kind: "profile", what: "profile" };
 }
 
 /// A CA as stored: its certificate, its sealed private key and its configuration document.

@@ -19,8 +19,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    AuditQuery, CertificateQuery, CertificateRequestRow, NewCertificate, RevokedEntry, Store,
-    StoredCa,
+    AuditQuery, CertificateQuery, CertificateRequestRow, DocumentKind, NewCertificate,
+    RevokedEntry, Store, StoredCa,
 };
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, CertificateRecord};
@@ -129,28 +129,30 @@ impl Store for SqliteStore {
         objects::next_crl_number(&self.lock(), ca_id)
     }
 
-    async fn put_template(&self, id: &str, slug: &str, body: &serde_json::Value) -> Result<()> {
-        objects::put_document(&mut self.lock(), objects::TEMPLATE, id, slug, body)
+    async fn put_document(
+        &self,
+        kind: DocumentKind,
+        id: &str,
+        slug: &str,
+        body: &serde_json::Value,
+    ) -> Result<()> {
+        objects::put_document(&mut self.lock(), kind, id, slug, body)
     }
 
-    async fn get_template(&self, id_or_slug: &str) -> Result<serde_json::Value> {
-        objects::get_document(&self.lock(), objects::TEMPLATE, id_or_slug)
+    async fn get_document(
+        &self,
+        kind: DocumentKind,
+        id_or_slug: &str,
+    ) -> Result<serde_json::Value> {
+        objects::get_document(&self.lock(), kind, id_or_slug)
     }
 
-    async fn list_templates(&self) -> Result<Vec<serde_json::Value>> {
-        objects::list_documents(&self.lock(), objects::TEMPLATE)
+    async fn list_documents(&self, kind: DocumentKind) -> Result<Vec<serde_json::Value>> {
+        objects::list_documents(&self.lock(), kind)
     }
 
-    async fn put_profile(&self, id: &str, slug: &str, body: &serde_json::Value) -> Result<()> {
-        objects::put_document(&mut self.lock(), objects::PROFILE, id, slug, body)
-    }
-
-    async fn get_profile(&self, id_or_slug: &str) -> Result<serde_json::Value> {
-        objects::get_document(&self.lock(), objects::PROFILE, id_or_slug)
-    }
-
-    async fn list_profiles(&self) -> Result<Vec<serde_json::Value>> {
-        objects::list_documents(&self.lock(), objects::PROFILE)
+    async fn delete_document(&self, kind: DocumentKind, id: &str) -> Result<()> {
+        objects::delete_document(&self.lock(), kind, id)
     }
 
     async fn insert_certificate(

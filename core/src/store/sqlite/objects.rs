@@ -9,21 +9,7 @@ use super::convert::{
 };
 use crate::error::{Error, Result};
 use crate::model::AuditEvent;
-use crate::store::{AuditQuery, StoredCa};
-
-/// A policy document kind, with the name errors use.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct DocumentKind {
-    /// The `documents.kind` value.
-    kind: &'static str,
-    /// The name in `NotFound`/`AlreadyExists` errors.
-    what: &'static str,
-}
-
-/// Certificate templates.
-pub(super) const TEMPLATE: DocumentKind = DocumentKind { kind: "template", what: "template" };
-/// Certificate profiles.
-pub(super) const PROFILE: DocumentKind = DocumentKind { kind: "profile", what: "profile" };
+use crate::store::{AuditQuery, DocumentKind, StoredCa};
 
 const CA_COLUMNS: &str = "id, name, parent_id, certificate_pem, sealed_key, config, created_at";
 
@@ -170,6 +156,17 @@ pub(super) fn list_documents(
         out.push(from_json("documents.body", &body)?);
     }
     Ok(out)
+}
+
+pub(super) fn delete_document(conn: &Connection, kind: DocumentKind, id: &str) -> Result<()> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM documents WHERE kind = ?1 AND id = ?2")
+        .and_then(|mut stmt| stmt.execute(params![kind.kind, id]))
+        .map_err(db(format!("deleting {} {id}", kind.what)))?;
+    if deleted == 0 {
+        return Err(Error::NotFound { what: kind.what, id: id.to_owned() });
+    }
+    Ok(())
 }
 
 /// Append `event`; `certificate_id` (when given) fills an unset `event.certificate_id` and

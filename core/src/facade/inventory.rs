@@ -1,0 +1,52 @@
+//! The inventory and the audit log.
+
+use super::*;
+
+impl Certloop {
+    // ---- inventory and audit ----------------------------------------------------------------
+
+    /// Certificates matching `query`.
+    pub async fn list(&self, query: &CertificateQuery) -> Result<Vec<CertificateRecord>> {
+        self.inner.store.search_certificates(query).await
+    }
+
+    /// Certificates whose notAfter falls within `days` from now (live ones only).
+    pub async fn expiring_within(&self, days: u32) -> Result<Vec<CertificateRecord>> {
+        let query = CertificateQuery {
+            states: vec![CertificateState::Issued, CertificateState::Deployed],
+            expiring_before: Some(self.now() + time::Duration::days(i64::from(days))),
+            ..CertificateQuery::default()
+        };
+        self.list(&query).await
+    }
+
+    /// One certificate by id (or serial number).
+    pub async fn show(&self, id: &str) -> Result<CertificateRecord> {
+        self.inner.store.get_certificate(id).await
+    }
+
+    /// Audit events matching `query`, oldest first.
+    pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        self.inner.store.list_audit(query).await
+    }
+
+    /// Live certificates with auto-renewal on that are due now, each with the reason.
+    pub async fn renewals_due(&self) -> Result<Vec<DueRenewal>> {
+        let now = self.now();
+        let query = CertificateQuery {
+            states: vec![CertificateState::Issued, CertificateState::Deployed],
+            ..CertificateQuery::default()
+        };
+        let mut due = Vec::new();
+        for record in self.list(&query).await? {
+            if !record.auto_renew || record.renewed_by.is_some() {
+                continue;
+            }
+            let chain = RenewalChain::default_for(record.renew_before_days);
+            if let Some(reason) = chain.renewal_due(&record, now) {
+                due.push(DueRenewal { certificate: record, reason });
+            }
+        }
+        Ok(due)
+    }
+}

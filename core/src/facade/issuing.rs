@@ -1,0 +1,217 @@
+//! Issuance and renewal: one approval path, then the connector, then one store transaction.
+
+use super::*;
+
+impl Certloop {
+    // ---- issuance ---------------------------------------------------------------------------
+
+    /// Issue one certificate under the request's profile (the default profile when absent).
+    pub async fn issue(&self, request: IssueRequest) -> Result<IssuedCertificate> {
+        let mut issued = self.issue_many(vec![request], |_, _| {}).await?;
+        issued.pop().unwrap_or_else(|| Err(Error::store("no result for the request")))
+    }
+
+    /// Issue many certificates, sharing one store transaction: each request gets its own result
+    /// (one refused request does not stop the others). `progress(done, total)` is called as
+    /// certificates are signed.
+    pub async fn issue_many(
+        &self,
+        requests: Vec<IssueRequest>,
+        mut progress: impl FnMut(usize, usize) + Send,
+    ) -> Result<Vec<Result<IssuedCertificate>>> {
+        let total = requests.len();
+        let mut results = Vec::with_capacity(total);
+        let mut batch = Vec::new();
+        let mut contexts: HashMap<String, Arc<IssueContext>> = HashMap::new();
+        for (done, request) in requests.into_iter().enumerate() {
+            let slug = request.profile_id.clone().unwrap_or_else(|| defaults::PROFILE.to_owned());
+            let context = match contexts.get(&slug) {
+                Some(context) => Ok(context.clone()),
+                None => self.issue_context(&slug).await.map(Arc::new),
+            };
+            let outcome = match context {
+                Ok(context) => {
+                    contexts.insert(slug, context.clone());
+                    self.sign(&context, &request, None).await
+                }
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok((new, response)) => {
+                    results.push(Ok(response));
+                    batch.push(new);
+                }
+                Err(e) => {
+                    self.refused(&e, None).await?;
+                    results.push(Err(e));
+                }
+            }
+            progress(done + 1, total);
+        }
+        if !batch.is_empty() {
+            self.inner.store.insert_certificates(&batch).await?;
+        }
+        Ok(results)
+    }
+
+    /// Everything a request needs from its profile, resolved once per batch.
+    async fn issue_context(&self, profile_id: &str) -> Result<IssueContext> {
+        let profile = self.get_profile(profile_id).await?;
+        let template = self.get_template(&profile.template_id).await?;
+        let (connector, ca): (Arc<dyn CaConnector>, Option<Arc<InternalCa>>) = match &profile.issuer
+        {
+            ProfileIssuer::InternalCa { ca_id } => {
+                let ca = self.load_ca(ca_id).await?;
+                (ca.clone(), Some(ca))
+            }
+            ProfileIssuer::SelfSigned => (Arc::new(SelfSignedIssuer), None),
+        };
+        Ok(IssueContext { profile, template, connector, ca })
+    }
+
+    /// Approve, sign and build the record for one request; nothing is stored yet.
+    async fn sign(
+        &self,
+        context: &IssueContext,
+        request: &IssueRequest,
+        renewed: Option<&CertificateRecord>,
+    ) -> Result<(NewCertificate, IssuedCertificate)> {
+        let now = self.now();
+        let issuer_signature = context.ca.as_ref().map(|ca| ca.key().signature_algorithm());
+        let ApprovedOrder { mut order, generated_key, csr_pem } =
+            issuance::approve(request, &context.profile, &context.template, issuer_signature, now)?;
+        if context.connector.capabilities().requires_csr && order.csr.is_none() {
+            // The library generated the key: build the CSR an external CA needs.
+            let key = generated_key
+                .as_deref()
+                .ok_or_else(|| Error::invalid("csr", "a CSR or a generated key is needed"))?;
+            let spec = CsrSpec {
+                subject: order.subject.clone(),
+                alt_names: order.alt_names.clone(),
+                key_usages: order.key_usages.clone(),
+                extended_key_usages: order.extended_key_usages.clone(),
+                signature_algorithm: None,
+            };
+            order.csr = Some(self.inner.csr_builder.build(key, &spec)?);
+        }
+        let issued: Issued = match renewed {
+            Some(previous) => context.connector.renew(previous, &order).await?,
+            None => context.connector.issue(&order).await?,
+        };
+        let certificate_id = uuid::Uuid::new_v4().to_string();
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let key_managed =
+            generated_key.is_some() && (request.manage_key || context.profile.manage_keys);
+        let record = issuance::record(
+            &issued,
+            NewRecord {
+                certificate_id: certificate_id.clone(),
+                request_id: request_id.clone(),
+                profile: &context.profile,
+                ca_id: context.ca.as_ref().map(|ca| ca.id().to_owned()),
+                key_managed,
+                renewed_from: renewed.map(|r| r.certificate_id.clone()),
+                now,
+            },
+        )?;
+        let sealed_key = match (&generated_key, key_managed) {
+            (Some(key), true) => Some(
+                self.inner
+                    .sealer
+                    .seal(&key.to_pkcs8_der(), &certificate_key_context(&certificate_id))?,
+            ),
+            _ => None,
+        };
+        let response = IssuedCertificate {
+            certificate: record.certificate.clone(),
+            certificate_chain: record.certificate_chain.clone(),
+            issuing_ca_certificate: issuance::issuing_ca_pem(&issued),
+            private_key: generated_key.map(|k| k.to_pkcs8_pem()),
+            serial_number: record.serial_number.clone(),
+            certificate_id: certificate_id.clone(),
+            certificate_request_id: request_id.clone(),
+        };
+        let (action, detail) = match renewed {
+            Some(previous) => (
+                AuditAction::Renewed,
+                format!("renewed {} as serial {}", previous.certificate_id, record.serial_number),
+            ),
+            None => (
+                AuditAction::Issued,
+                format!("serial {} under profile {}", record.serial_number, context.profile.slug),
+            ),
+        };
+        let event = self.event(action, Some(&certificate_id), None, AuditOutcome::Success, detail);
+        let request_row = CertificateRequestRow {
+            id: request_id,
+            profile_id: Some(context.profile.id.clone()),
+            csr_pem,
+            request_json: serde_json::to_value(request).map_err(Error::store)?,
+            created_at: now,
+        };
+        Ok((NewCertificate { record, sealed_key, request: request_row, event }, response))
+    }
+
+    /// Issue a replacement for certificate `id` with the same names, a fresh key and the same
+    /// lifetime, under its profile's current policy. The old certificate stays valid.
+    pub async fn renew(&self, id: &str) -> Result<IssuedCertificate> {
+        let mut previous = self.show(id).await?;
+        if !previous.state.is_live() {
+            return Err(Error::InvalidState(format!(
+                "certificate {} is {} and cannot be renewed",
+                previous.certificate_id, previous.state
+            )));
+        }
+        let profile_id = previous.profile_id.clone().ok_or_else(|| {
+            Error::InvalidState(format!(
+                "certificate {} has no profile to renew under",
+                previous.certificate_id
+            ))
+        })?;
+        let context = self.issue_context(&profile_id).await?;
+        let info = crypto::inspect_certificate(previous.certificate.as_bytes())?;
+        let lifetime = (previous.not_after - previous.not_before).whole_seconds().max(1);
+        let request = IssueRequest {
+            profile_id: Some(profile_id),
+            csr: None,
+            attributes: crate::model::CertificateAttributes {
+                subject: info.subject.clone(),
+                ttl: Some(crate::model::Ttl::from_seconds(u64::try_from(lifetime).unwrap_or(1))),
+                key_algorithm: previous.key_algorithm,
+                key_usages: Some(info.key_usages.clone()),
+                extended_key_usages: Some(info.extended_key_usages.clone()),
+                alt_names: Some(previous.alt_names.clone()),
+                signature_algorithm: None,
+            },
+            manage_key: previous.key_managed,
+        };
+        let signed = self.sign(&context, &request, Some(&previous)).await;
+        let (new, response) = match signed {
+            Ok(ok) => ok,
+            Err(e) => {
+                self.refused(&e, Some(&previous.certificate_id)).await?;
+                return Err(e);
+            }
+        };
+        self.inner.store.insert_certificates(std::slice::from_ref(&new)).await?;
+        previous.renewed_by = Some(new.record.certificate_id.clone());
+        previous.updated_at = self.now();
+        let note = self.event(
+            AuditAction::Renewed,
+            Some(&previous.certificate_id),
+            None,
+            AuditOutcome::Success,
+            format!("replaced by {}", new.record.certificate_id),
+        );
+        self.inner.store.update_certificate(&previous, &note).await?;
+        Ok(response)
+    }
+}
+
+/// What one profile resolves to for issuing.
+struct IssueContext {
+    profile: CertificateProfile,
+    template: CertificateTemplate,
+    connector: Arc<dyn CaConnector>,
+    ca: Option<Arc<InternalCa>>,
+}

@@ -1,0 +1,254 @@
+//! [`Certloop`], the one handle a user holds. Every binding wraps it.
+//!
+//! One file per concern, each an `impl Certloop` block: CAs ([`authorities`]), templates and
+//! profiles ([`policies`]), issuance and renewal ([`issuing`]), revocation and CRLs
+//! ([`revocation`]), the inventory ([`inventory`]). New capabilities add a file here.
+
+mod authorities;
+mod inventory;
+mod issuing;
+mod policies;
+mod revocation;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::ca::{
+    CaConnector, CaSpec, Crl, CrlEntry, InternalCa, Issued, Revoker, SelfSignedIssuer,
+};
+use crate::clock::{Clock, SystemClock};
+use crate::crypto::{self, PrivateKey};
+use crate::csr::{CsrBuilder, CsrSpec, DefaultCsrBuilder};
+use crate::error::{Error, Result};
+use crate::lifecycle::issuance::{self, ApprovedOrder, NewRecord};
+use crate::model::{
+    AuditAction, AuditEvent, AuditOutcome, CertificateRecord, CertificateState, IssueRequest,
+    IssuedCertificate, RevocationReason, Subject,
+};
+use crate::policy::{
+    CertificateProfile, CertificateTemplate, LifecyclePolicy, ProfileIssuer, RenewalChain,
+    RenewalReason, TemplatePreset,
+};
+use crate::store::{
+    AuditQuery, CertificateQuery, CertificateRequestRow, DocumentKind, MasterKey, NewCertificate,
+    Sealer, SqliteStore, Store, StoredCa, ca_key_context, certificate_key_context,
+};
+
+/// Names of what [`Certloop::init_default`] creates.
+pub mod defaults {
+    /// The default root CA.
+    pub const ROOT_CA: &str = "certloop-root";
+    /// The default issuing (intermediate) CA.
+    pub const ISSUING_CA: &str = "certloop-issuing";
+    /// The default template and profile slug, used when a request names no profile.
+    pub const PROFILE: &str = "tls-server";
+}
+
+/// How long a CRL is valid before the next one is due.
+const CRL_VALIDITY: time::Duration = time::Duration::days(7);
+
+/// A CA as listed: everything but its key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaSummary {
+    /// Store id.
+    pub id: String,
+    /// Short name.
+    pub name: String,
+    /// Parent CA id; absent for a root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// Subject, one line.
+    pub subject: String,
+    /// Start of validity.
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    /// End of validity.
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// Key algorithm.
+    pub key_algorithm: String,
+    /// SHA-256 fingerprint of the certificate.
+    pub fingerprint_sha256: String,
+    /// The CA certificate, PEM.
+    pub certificate: String,
+    /// Its certificate chain up to the root, PEM (itself first).
+    pub certificate_chain: String,
+}
+
+/// What [`Certloop::init_default`] set up.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DefaultSetup {
+    /// The root CA.
+    pub root_ca: CaSummary,
+    /// The issuing CA.
+    pub issuing_ca: CaSummary,
+    /// The default profile.
+    pub profile: CertificateProfile,
+    /// Whether anything was created now (false when everything existed).
+    pub created: bool,
+}
+
+/// A certificate that is due for renewal, and why.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DueRenewal {
+    /// The certificate.
+    pub certificate: CertificateRecord,
+    /// Which check fired and what it saw.
+    pub reason: RenewalReason,
+}
+
+/// The certloop library handle: cheap to clone, safe to share between threads and tasks.
+#[derive(Clone, Debug)]
+pub struct Certloop {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    sealer: Arc<Sealer>,
+    clock: Arc<dyn Clock>,
+    csr_builder: Arc<dyn CsrBuilder>,
+    actor: String,
+    /// CAs whose keys are already unsealed, by id.
+    cas: RwLock<HashMap<String, Arc<InternalCa>>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certloop")
+            .field("store", &self.store)
+            .field("actor", &self.actor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Certloop {
+    /// Open (or create) a state directory: `certloop.db` (SQLite) and `master.key` (0600),
+    /// unless `CERTLOOP_MASTER_KEY` provides the key.
+    pub async fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        create_private_dir(dir)?;
+        let master_key = MasterKey::from_env_or_file(dir)?;
+        let store = SqliteStore::open(&dir.join("certloop.db"))?;
+        Self::with_store(Arc::new(store), master_key)
+    }
+
+    /// A throwaway instance: in-memory SQLite and a random master key.
+    pub async fn in_memory() -> Result<Self> {
+        Self::with_store(Arc::new(SqliteStore::in_memory()?), MasterKey::generate()?)
+    }
+
+    /// An instance over any [`Store`], sealing secrets with `master_key`.
+    pub fn with_store(store: Arc<dyn Store>, master_key: MasterKey) -> Result<Self> {
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                sealer: Arc::new(Sealer::new(&master_key)?),
+                clock: Arc::new(SystemClock),
+                csr_builder: Arc::new(DefaultCsrBuilder),
+                actor: "api".to_owned(),
+                cas: RwLock::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The same instance with another clock (tests, simulations). Call before sharing it.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        self.rebuild(|inner| inner.clock = clock)
+    }
+
+    /// The same instance recording `actor` in audit events (`cli`, a user name, a service).
+    pub fn with_actor(self, actor: impl Into<String>) -> Self {
+        let actor = actor.into();
+        self.rebuild(|inner| inner.actor = actor)
+    }
+
+    fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Self {
+        let inner = &self.inner;
+        let mut copy = Inner {
+            store: inner.store.clone(),
+            sealer: inner.sealer.clone(),
+            clock: inner.clock.clone(),
+            csr_builder: inner.csr_builder.clone(),
+            actor: inner.actor.clone(),
+            cas: RwLock::new(HashMap::new()),
+        };
+        change(&mut copy);
+        Self { inner: Arc::new(copy) }
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.inner.clock.now()
+    }
+
+    // ---- audit helpers ----------------------------------------------------------------------
+
+    fn event(
+        &self,
+        action: AuditAction,
+        certificate_id: Option<&str>,
+        subject_id: Option<&str>,
+        outcome: AuditOutcome,
+        detail: String,
+    ) -> AuditEvent {
+        AuditEvent {
+            sequence: 0,
+            at: self.now(),
+            action,
+            certificate_id: certificate_id.map(str::to_owned),
+            subject_id: subject_id.map(str::to_owned),
+            actor: self.inner.actor.clone(),
+            outcome,
+            detail,
+        }
+    }
+
+    async fn audit(
+        &self,
+        action: AuditAction,
+        certificate_id: Option<&str>,
+        subject_id: Option<&str>,
+        outcome: AuditOutcome,
+        detail: String,
+    ) -> Result<()> {
+        let event = self.event(action, certificate_id, subject_id, outcome, detail);
+        self.inner.store.append_audit(&event).await.map(|_| ())
+    }
+
+    /// Record a refused request. Input errors are the caller's mistake and are not logged;
+    /// policy and CA refusals are.
+    async fn refused(&self, error: &Error, certificate_id: Option<&str>) -> Result<()> {
+        match error {
+            Error::PolicyViolation { .. } | Error::Ca { .. } => {
+                self.audit(
+                    AuditAction::Refused,
+                    certificate_id,
+                    None,
+                    AuditOutcome::Failure,
+                    error.to_string(),
+                )
+                .await
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Create `dir` (and parents) with mode 0700 if it does not exist.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| Error::io(dir.display(), e))
+}

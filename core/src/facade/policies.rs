@@ -1,0 +1,171 @@
+//! Templates, profiles, and the embedded default set-up.
+
+use super::*;
+
+impl Certloop {
+    // ---- templates and profiles ------------------------------------------------------------
+
+    /// Create or replace a template (by id; slugs are unique).
+    pub async fn save_template(
+        &self,
+        mut template: CertificateTemplate,
+    ) -> Result<CertificateTemplate> {
+        template.validate_definition()?;
+        if template.id.is_empty() {
+            template.id = match self.get_template(&template.slug).await {
+                Ok(existing) => existing.id,
+                Err(_) => uuid::Uuid::new_v4().to_string(),
+            };
+        }
+        let body = serde_json::to_value(&template).map_err(Error::store)?;
+        self.inner
+            .store
+            .put_document(DocumentKind::TEMPLATE, &template.id, &template.slug, &body)
+            .await?;
+        self.audit(
+            AuditAction::TemplateSaved,
+            None,
+            Some(&template.id),
+            AuditOutcome::Success,
+            template.slug.clone(),
+        )
+        .await?;
+        Ok(template)
+    }
+
+    /// A template by id or slug.
+    pub async fn get_template(&self, id_or_slug: &str) -> Result<CertificateTemplate> {
+        let body = self.inner.store.get_document(DocumentKind::TEMPLATE, id_or_slug).await?;
+        serde_json::from_value(body)
+            .map_err(|e| Error::store(format!("template {id_or_slug} is unreadable: {e}")))
+    }
+
+    /// Every template.
+    pub async fn list_templates(&self) -> Result<Vec<CertificateTemplate>> {
+        let bodies = self.inner.store.list_documents(DocumentKind::TEMPLATE).await?;
+        bodies.into_iter().map(|b| serde_json::from_value(b).map_err(Error::store)).collect()
+    }
+
+    /// Create or replace a profile. Its template and issuer must exist.
+    pub async fn save_profile(
+        &self,
+        mut profile: CertificateProfile,
+    ) -> Result<CertificateProfile> {
+        profile.validate_definition()?;
+        let template = self.get_template(&profile.template_id).await?;
+        profile.template_id = template.id;
+        if let ProfileIssuer::InternalCa { ca_id } = &mut profile.issuer {
+            *ca_id = self.load_ca(ca_id).await?.id().to_owned();
+        }
+        if profile.id.is_empty() {
+            profile.id = match self.get_profile(&profile.slug).await {
+                Ok(existing) => existing.id,
+                Err(_) => uuid::Uuid::new_v4().to_string(),
+            };
+        }
+        let body = serde_json::to_value(&profile).map_err(Error::store)?;
+        self.inner
+            .store
+            .put_document(DocumentKind::PROFILE, &profile.id, &profile.slug, &body)
+            .await?;
+        self.audit(
+            AuditAction::ProfileSaved,
+            None,
+            Some(&profile.id),
+            AuditOutcome::Success,
+            profile.slug.clone(),
+        )
+        .await?;
+        Ok(profile)
+    }
+
+    /// A profile by id or slug.
+    pub async fn get_profile(&self, id_or_slug: &str) -> Result<CertificateProfile> {
+        let body = self.inner.store.get_document(DocumentKind::PROFILE, id_or_slug).await?;
+        serde_json::from_value(body)
+            .map_err(|e| Error::store(format!("profile {id_or_slug} is unreadable: {e}")))
+    }
+
+    /// Every profile.
+    pub async fn list_profiles(&self) -> Result<Vec<CertificateProfile>> {
+        let bodies = self.inner.store.list_documents(DocumentKind::PROFILE).await?;
+        bodies.into_iter().map(|b| serde_json::from_value(b).map_err(Error::store)).collect()
+    }
+
+    /// Set up the embedded default, once: a root CA, an issuing CA under it, and a `tls-server`
+    /// template and profile. Calling it again changes nothing.
+    pub async fn init_default(&self) -> Result<DefaultSetup> {
+        let mut created = false;
+        let root = match self.get_ca(defaults::ROOT_CA).await {
+            Ok(root) => root,
+            Err(Error::NotFound { .. }) => {
+                created = true;
+                self.create_ca(default_ca_spec(defaults::ROOT_CA, "certloop Root CA", None, None))
+                    .await?
+            }
+            Err(e) => return Err(e),
+        };
+        let issuing = match self.get_ca(defaults::ISSUING_CA).await {
+            Ok(issuing) => issuing,
+            Err(Error::NotFound { .. }) => {
+                created = true;
+                let spec = default_ca_spec(
+                    defaults::ISSUING_CA,
+                    "certloop Issuing CA 1",
+                    Some(root.id.clone()),
+                    Some(0),
+                );
+                self.create_ca(spec).await?
+            }
+            Err(e) => return Err(e),
+        };
+        if let Err(Error::NotFound { .. }) = self.get_template(defaults::PROFILE).await {
+            created = true;
+            self.save_template(CertificateTemplate::from_preset(
+                defaults::PROFILE,
+                TemplatePreset::TlsServer,
+            ))
+            .await?;
+        }
+        let profile = match self.get_profile(defaults::PROFILE).await {
+            Ok(profile) => profile,
+            Err(Error::NotFound { .. }) => {
+                created = true;
+                self.save_profile(default_profile(&issuing.id)?).await?
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(DefaultSetup { root_ca: root, issuing_ca: issuing, profile, created })
+    }
+}
+
+fn default_ca_spec(
+    name: &str,
+    cn: &str,
+    parent: Option<String>,
+    path_length: Option<u8>,
+) -> CaSpec {
+    CaSpec {
+        name: name.to_owned(),
+        subject: Subject { organization: Some("certloop".to_owned()), ..Subject::common_name(cn) },
+        key_algorithm: crate::model::KeyAlgorithm::EcP256,
+        ttl: None,
+        parent,
+        path_length,
+        name_constraints: None,
+        crl_distribution_points: Vec::new(),
+        ca_issuers: Vec::new(),
+    }
+}
+
+fn default_profile(issuing_ca_id: &str) -> Result<CertificateProfile> {
+    let json = serde_json::json!({
+        "slug": defaults::PROFILE,
+        "description": "TLS server certificates from the embedded issuing CA",
+        "templateId": defaults::PROFILE,
+        "issuer": {"type": "internalCa", "caId": issuing_ca_id},
+        "enrollmentType": "API",
+        "apiConfig": {"autoRenew": true, "renewBeforeDays": 30},
+    });
+    serde_json::from_value(json).map_err(|e| Error::store(format!("default profile: {e}")))
+}
