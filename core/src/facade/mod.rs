@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -186,6 +187,59 @@ impl Certloop {
 
     fn now(&self) -> OffsetDateTime {
         self.inner.clock.now()
+    }
+
+    // ---- typed store documents --------------------------------------------------------------
+
+    /// Store `value` as the `kind` document `id` (slug unique per kind).
+    async fn put_typed<T: Serialize>(
+        &self,
+        kind: DocumentKind,
+        id: &str,
+        slug: &str,
+        value: &T,
+    ) -> Result<()> {
+        let body = serde_json::to_value(value).map_err(Error::store)?;
+        self.inner.store.put_document(kind, id, slug, &body).await
+    }
+
+    /// The `kind` document with this id or slug.
+    async fn get_typed<T: DeserializeOwned>(
+        &self,
+        kind: DocumentKind,
+        id_or_slug: &str,
+    ) -> Result<T> {
+        let body = self.inner.store.get_document(kind, id_or_slug).await?;
+        serde_json::from_value(body)
+            .map_err(|e| Error::store(format!("{} {id_or_slug} is unreadable: {e}", kind.what)))
+    }
+
+    /// Every `kind` document.
+    async fn list_typed<T: DeserializeOwned>(&self, kind: DocumentKind) -> Result<Vec<T>> {
+        let bodies = self.inner.store.list_documents(kind).await?;
+        bodies
+            .into_iter()
+            .map(|body| {
+                serde_json::from_value(body)
+                    .map_err(|e| Error::store(format!("a stored {} is unreadable: {e}", kind.what)))
+            })
+            .collect()
+    }
+
+    /// The id to save a `kind` document under: `id` when set, else the id of the document that
+    /// already has `slug` (so saving by slug replaces it), else a new UUID.
+    async fn document_id(&self, kind: DocumentKind, id: &str, slug: &str) -> Result<String> {
+        if !id.is_empty() {
+            return Ok(id.to_owned());
+        }
+        match self.inner.store.get_document(kind, slug).await {
+            Ok(existing) => match existing.get("id").and_then(|id| id.as_str()) {
+                Some(existing_id) if !existing_id.is_empty() => Ok(existing_id.to_owned()),
+                _ => Err(Error::store(format!("stored {} {slug} has no id", kind.what))),
+            },
+            Err(Error::NotFound { .. }) => Ok(uuid::Uuid::new_v4().to_string()),
+            Err(e) => Err(e),
+        }
     }
 
     // ---- audit helpers ----------------------------------------------------------------------

@@ -11,39 +11,22 @@ impl Certloop {
         mut template: CertificateTemplate,
     ) -> Result<CertificateTemplate> {
         template.validate_definition()?;
-        if template.id.is_empty() {
-            template.id = match self.get_template(&template.slug).await {
-                Ok(existing) => existing.id,
-                Err(_) => uuid::Uuid::new_v4().to_string(),
-            };
-        }
-        let body = serde_json::to_value(&template).map_err(Error::store)?;
-        self.inner
-            .store
-            .put_document(DocumentKind::TEMPLATE, &template.id, &template.slug, &body)
-            .await?;
-        self.audit(
-            AuditAction::TemplateSaved,
-            None,
-            Some(&template.id),
-            AuditOutcome::Success,
-            template.slug.clone(),
-        )
-        .await?;
+        template.id =
+            self.document_id(DocumentKind::TEMPLATE, &template.id, &template.slug).await?;
+        self.put_typed(DocumentKind::TEMPLATE, &template.id, &template.slug, &template).await?;
+        let (id, slug) = (Some(template.id.as_str()), template.slug.clone());
+        self.audit(AuditAction::TemplateSaved, None, id, AuditOutcome::Success, slug).await?;
         Ok(template)
     }
 
     /// A template by id or slug.
     pub async fn get_template(&self, id_or_slug: &str) -> Result<CertificateTemplate> {
-        let body = self.inner.store.get_document(DocumentKind::TEMPLATE, id_or_slug).await?;
-        serde_json::from_value(body)
-            .map_err(|e| Error::store(format!("template {id_or_slug} is unreadable: {e}")))
+        self.get_typed(DocumentKind::TEMPLATE, id_or_slug).await
     }
 
     /// Every template.
     pub async fn list_templates(&self) -> Result<Vec<CertificateTemplate>> {
-        let bodies = self.inner.store.list_documents(DocumentKind::TEMPLATE).await?;
-        bodies.into_iter().map(|b| serde_json::from_value(b).map_err(Error::store)).collect()
+        self.list_typed(DocumentKind::TEMPLATE).await
     }
 
     /// Create or replace a profile. Its template and issuer must exist.
@@ -52,44 +35,25 @@ impl Certloop {
         mut profile: CertificateProfile,
     ) -> Result<CertificateProfile> {
         profile.validate_definition()?;
-        let template = self.get_template(&profile.template_id).await?;
-        profile.template_id = template.id;
+        profile.template_id = self.get_template(&profile.template_id).await?.id;
         if let ProfileIssuer::InternalCa { ca_id } = &mut profile.issuer {
             *ca_id = self.load_ca(ca_id).await?.id().to_owned();
         }
-        if profile.id.is_empty() {
-            profile.id = match self.get_profile(&profile.slug).await {
-                Ok(existing) => existing.id,
-                Err(_) => uuid::Uuid::new_v4().to_string(),
-            };
-        }
-        let body = serde_json::to_value(&profile).map_err(Error::store)?;
-        self.inner
-            .store
-            .put_document(DocumentKind::PROFILE, &profile.id, &profile.slug, &body)
-            .await?;
-        self.audit(
-            AuditAction::ProfileSaved,
-            None,
-            Some(&profile.id),
-            AuditOutcome::Success,
-            profile.slug.clone(),
-        )
-        .await?;
+        profile.id = self.document_id(DocumentKind::PROFILE, &profile.id, &profile.slug).await?;
+        self.put_typed(DocumentKind::PROFILE, &profile.id, &profile.slug, &profile).await?;
+        let (id, slug) = (Some(profile.id.as_str()), profile.slug.clone());
+        self.audit(AuditAction::ProfileSaved, None, id, AuditOutcome::Success, slug).await?;
         Ok(profile)
     }
 
     /// A profile by id or slug.
     pub async fn get_profile(&self, id_or_slug: &str) -> Result<CertificateProfile> {
-        let body = self.inner.store.get_document(DocumentKind::PROFILE, id_or_slug).await?;
-        serde_json::from_value(body)
-            .map_err(|e| Error::store(format!("profile {id_or_slug} is unreadable: {e}")))
+        self.get_typed(DocumentKind::PROFILE, id_or_slug).await
     }
 
     /// Every profile.
     pub async fn list_profiles(&self) -> Result<Vec<CertificateProfile>> {
-        let bodies = self.inner.store.list_documents(DocumentKind::PROFILE).await?;
-        bodies.into_iter().map(|b| serde_json::from_value(b).map_err(Error::store)).collect()
+        self.list_typed(DocumentKind::PROFILE).await
     }
 
     /// Set up the embedded default, once: a root CA, an issuing CA under it, and a `tls-server`
