@@ -315,6 +315,8 @@ async fn renew(certloop: &Certloop, args: RenewArgs, as_json: bool) -> Result<()
         println!("renewed {id} as {} (serial {})", issued.certificate_id, issued.serial_number);
         return Ok(());
     }
+    // Overdue certificates are marked expired first; they are reported, not renewed.
+    let expired = certloop.expire_overdue().await?;
     let due = certloop.renewals_due().await?;
     let bar = progress_bar(due.len() as u64, "renewing", as_json);
     let mut report = Vec::new();
@@ -330,7 +332,11 @@ async fn renew(certloop: &Certloop, args: RenewArgs, as_json: bool) -> Result<()
     }
     bar.finish_and_clear();
     if as_json {
-        return json(&report);
+        let expired: Vec<&str> = expired.iter().map(|r| r.certificate_id.as_str()).collect();
+        return json(&serde_json::json!({"expired": expired, "renewals": report}));
+    }
+    for record in &expired {
+        println!("expired: {} ({})", record.certificate_id, record.common_name);
     }
     println!("{} certificate(s) were due", due.len());
     for line in &report {

@@ -116,6 +116,19 @@ async fn search_by_name_san_state_and_expiry_uses_the_injected_clock() {
         due.iter().map(|d| (d.certificate.common_name.as_str(), d.reason.check)).collect();
     assert!(reasons.contains(&("later.shop.internal", "daysBeforeExpiry")), "{reasons:?}");
     assert!(reasons.contains(&("soon.shop.internal", "expired")), "{reasons:?}");
+
+    // The sweep moves the overdue one to `expired` (once), and it is no longer due.
+    let swept = certloop.expire_overdue().await.unwrap();
+    assert_eq!(
+        swept.iter().map(|r| r.certificate_id.as_str()).collect::<Vec<_>>(),
+        [soon.certificate_id.as_str()]
+    );
+    assert_eq!(certloop.show(&soon.certificate_id).await.unwrap().state, CertificateState::Expired);
+    assert!(certloop.expire_overdue().await.unwrap().is_empty());
+    let due = certloop.renewals_due().await.unwrap();
+    assert!(due.iter().all(|d| d.certificate.certificate_id != soon.certificate_id));
+    let err = certloop.renew(&soon.certificate_id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidState);
 }
 
 #[tokio::test]

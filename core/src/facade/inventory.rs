@@ -49,4 +49,37 @@ impl Certloop {
         }
         Ok(due)
     }
+
+    /// Move every live or suspended certificate whose notAfter has passed to `Expired`, one
+    /// audit event each, and return them. Schedulers call this before [`Certloop::renewals_due`].
+    pub async fn expire_overdue(&self) -> Result<Vec<CertificateRecord>> {
+        let now = self.now();
+        let query = CertificateQuery {
+            states: vec![
+                CertificateState::Issued,
+                CertificateState::Deployed,
+                CertificateState::Suspended,
+            ],
+            // A certificate is valid through its notAfter second (RFC 5280 §4.1.2.5).
+            expiring_before: Some(now - time::Duration::SECOND),
+            ..CertificateQuery::default()
+        };
+        let mut expired = Vec::new();
+        for mut record in self.list(&query).await? {
+            let from = record.state;
+            record.state = CertificateState::Expired;
+            record.updated_at = now;
+            let detail = format!("{from} -> expired (notAfter {})", record.not_after);
+            let event = self.event(
+                AuditAction::Expired,
+                Some(&record.certificate_id),
+                None,
+                AuditOutcome::Success,
+                detail,
+            );
+            self.inner.store.update_certificate(&record, &event).await?;
+            expired.push(record);
+        }
+        Ok(expired)
+    }
 }
