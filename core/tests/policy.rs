@@ -167,3 +167,53 @@ async fn profiles_must_name_an_existing_template_and_ca() {
     .unwrap();
     assert_eq!(certloop.save_profile(bad_ca).await.unwrap_err().kind(), ErrorKind::NotFound);
 }
+
+#[tokio::test]
+async fn public_tls_certificates_are_linted_against_the_baseline_requirements() {
+    let certloop = Certloop::in_memory().await.unwrap();
+    let setup = certloop.init_default().await.unwrap();
+    certloop
+        .save_template(CertificateTemplate::from_preset(
+            "public",
+            certloop::policy::TemplatePreset::PublicTls,
+        ))
+        .await
+        .unwrap();
+    let profile_for = |slug: &str, ca: &str| -> CertificateProfile {
+        serde_json::from_value(serde_json::json!({
+            "slug": slug, "templateId": "public", "issuer": {"type": "internalCa", "caId": ca}
+        }))
+        .unwrap()
+    };
+    // The default issuing CA publishes no AIA: the BR lint refuses what it signs.
+    certloop.save_profile(profile_for("public-no-aia", &setup.issuing_ca.id)).await.unwrap();
+    let mut req = acme("www.example.com");
+    req.profile_id = Some("public-no-aia".into());
+    let err = certloop.issue(req.clone()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Ca, "{err}");
+    assert!(err.to_string().contains("lint"), "{err}");
+    assert!(certloop.list(&Default::default()).await.unwrap().is_empty(), "nothing released");
+
+    // A CA with AIA and a CRL distribution point passes; the leaf carries the DV policy OID.
+    let spec: certloop::ca::CaSpec = serde_json::from_value(serde_json::json!({
+        "name": "public-issuing",
+        "subject": {"commonName": "Example Public Issuing CA", "organization": "Example"},
+        "parent": setup.root_ca.id,
+        "pathLength": 0,
+        "crlDistributionPoints": ["http://crl.example.com/issuing.crl"],
+        "caIssuers": ["http://pki.example.com/issuing.crt"]
+    }))
+    .unwrap();
+    let ca = certloop.create_ca(spec).await.unwrap();
+    certloop.save_profile(profile_for("public-ok", &ca.id)).await.unwrap();
+    req.profile_id = Some("public-ok".into());
+    let issued = certloop.issue(req).await.unwrap();
+    let dir = Scratch::new();
+    dir.write("leaf.pem", &issued.certificate);
+    let text = openssl_ok(dir.path(), &["x509", "-in", "leaf.pem", "-noout", "-text"]);
+    assert!(text.contains("2.23.140.1.2.1"), "{text}");
+    assert!(text.contains("CA Issuers - URI:http://pki.example.com/issuing.crt"), "{text}");
+    assert!(text.contains("URI:http://crl.example.com/issuing.crl"), "{text}");
+    let record = certloop.show(&issued.certificate_id).await.unwrap();
+    assert!(record.not_after - record.not_before < time::Duration::days(91));
+}
