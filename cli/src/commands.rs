@@ -27,9 +27,11 @@ pub async fn run(cli: Cli) -> Result<()> {
                 return json(&setup);
             }
             let verb = if setup.created { "created" } else { "already set up" };
-            println!(
+            out!(
                 "{verb}: root CA {}, issuing CA {}, profile {}",
-                setup.root_ca.name, setup.issuing_ca.name, setup.profile.slug
+                setup.root_ca.name,
+                setup.issuing_ca.name,
+                setup.profile.slug
             );
             Ok(())
         }
@@ -53,7 +55,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     &serde_json::json!({"crlNumber": crl.number, "path": out.display().to_string()}),
                 );
             }
-            println!("CRL {} written to {}", crl.number, out.display());
+            out!("CRL {} written to {}", crl.number, out.display());
             Ok(())
         }
         Command::List(args) => list(&certloop, args, as_json).await,
@@ -120,7 +122,7 @@ async fn ca(certloop: &Certloop, command: CaCommand, as_json: bool) -> Result<()
             if as_json {
                 return json(&summary);
             }
-            println!("created CA {} ({})", summary.name, summary.id);
+            out!("created CA {} ({})", summary.name, summary.id);
             Ok(())
         }
         CaCommand::List => {
@@ -150,7 +152,7 @@ async fn ca(certloop: &Certloop, command: CaCommand, as_json: bool) -> Result<()
                 Some(path) => {
                     output::write_atomic(&path, pem.as_bytes(), 0o644)?;
                 }
-                None => print!("{pem}"),
+                None => out_raw!("{pem}"),
             }
             Ok(())
         }
@@ -165,7 +167,7 @@ async fn template(certloop: &Certloop, command: DocumentCommand, as_json: bool) 
             if as_json {
                 return json(&saved);
             }
-            println!("saved template {} ({})", saved.slug, saved.id);
+            out!("saved template {} ({})", saved.slug, saved.id);
             Ok(())
         }
         DocumentCommand::List => {
@@ -198,7 +200,7 @@ async fn profile(certloop: &Certloop, command: DocumentCommand, as_json: bool) -
             if as_json {
                 return json(&saved);
             }
-            println!("saved profile {} ({})", saved.slug, saved.id);
+            out!("saved profile {} ({})", saved.slug, saved.id);
             Ok(())
         }
         DocumentCommand::List => {
@@ -238,12 +240,12 @@ async fn issue(certloop: &Certloop, args: IssueArgs, as_json: bool) -> Result<()
     if as_json {
         return json(&issued);
     }
-    println!("issued certificate {} (serial {})", issued.certificate_id, issued.serial_number);
+    out!("issued certificate {} (serial {})", issued.certificate_id, issued.serial_number);
     for file in files {
-        println!("  wrote {}", file.display());
+        out!("  wrote {}", file.display());
     }
     if args.out.is_none() {
-        print!("{}", issued.certificate);
+        out_raw!("{}", issued.certificate);
     }
     Ok(())
 }
@@ -299,7 +301,7 @@ async fn issue_batch(
         let ids: Vec<&str> = issued.iter().map(|i| i.certificate_id.as_str()).collect();
         return json(&serde_json::json!({"issued": ids.len(), "certificateIds": ids}));
     }
-    println!("issued {} of {count} certificates", issued.len());
+    out!("issued {} of {count} certificates", issued.len());
     Ok(())
 }
 
@@ -312,7 +314,7 @@ async fn renew(certloop: &Certloop, args: RenewArgs, as_json: bool) -> Result<()
         if as_json {
             return json(&issued);
         }
-        println!("renewed {id} as {} (serial {})", issued.certificate_id, issued.serial_number);
+        out!("renewed {id} as {} (serial {})", issued.certificate_id, issued.serial_number);
         return Ok(());
     }
     // Overdue certificates are marked expired first; they are reported, not renewed.
@@ -336,11 +338,11 @@ async fn renew(certloop: &Certloop, args: RenewArgs, as_json: bool) -> Result<()
         return json(&serde_json::json!({"expired": expired, "renewals": report}));
     }
     for record in &expired {
-        println!("expired: {} ({})", record.certificate_id, record.common_name);
+        out!("expired: {} ({})", record.certificate_id, record.common_name);
     }
-    println!("{} certificate(s) were due", due.len());
+    out!("{} certificate(s) were due", due.len());
     for line in &report {
-        println!("  {line}");
+        out!("  {line}");
     }
     Ok(())
 }
@@ -387,7 +389,7 @@ fn print_record_change(record: &CertificateRecord, as_json: bool) -> Result<()> 
     if as_json {
         return json(record);
     }
-    println!("certificate {} is now {}", record.certificate_id, record.state);
+    out!("certificate {} is now {}", record.certificate_id, record.state);
     Ok(())
 }
 
@@ -406,7 +408,7 @@ fn print_record(record: &CertificateRecord) {
         ("sha-256", record.fingerprint_sha256.clone()),
     ];
     for (name, value) in fields {
-        println!("{name:<12} {value}");
+        out!("{name:<12} {value}");
     }
 }
 

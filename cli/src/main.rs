@@ -4,10 +4,13 @@
 //! branch on (see [`exit`]).
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+// Command output goes through `out!`, which survives a closed pipe.
+#![deny(clippy::print_stdout)]
 
+#[macro_use]
+mod output;
 mod commands;
 mod exit;
-mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

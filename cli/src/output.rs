@@ -1,7 +1,19 @@
 //! Writing results: certificate bundles to a directory, tables and JSON to stdout.
 
+/// `println!` for command output: a reader that goes away (`certloop list | head -1`) ends the
+/// output quietly instead of panicking, as `println!` does on a closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::emit(format_args!($($arg)*), true) };
+}
+
+/// `print!` counterpart of [`out!`].
+macro_rules! out_raw {
+    ($($arg:tt)*) => { $crate::output::emit(format_args!($($arg)*), false) };
+}
+
+use std::fmt;
 use std::fs;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use certloop::model::IssuedCertificate;
@@ -81,6 +93,24 @@ pub fn split_pem(bundle: &str) -> Vec<String> {
     blocks
 }
 
+/// Write formatted output to stdout. A closed pipe ends the process with success: the reader
+/// has what it wanted. Any other write failure ends it with the I/O exit code.
+pub fn emit(args: fmt::Arguments<'_>, newline: bool) {
+    let mut stdout = io::stdout().lock();
+    let written = stdout
+        .write_fmt(args)
+        .and_then(|()| if newline { stdout.write_all(b"\n") } else { Ok(()) })
+        .and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("certloop: cannot write to stdout: {e}");
+            std::process::exit(i32::from(crate::exit::IO));
+        }
+    }
+}
+
 /// Print rows as an aligned table with `headers`.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
@@ -94,7 +124,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     let line = |cells: Vec<&str>| {
         let padded: Vec<String> =
             cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}", w = *w)).collect();
-        println!("{}", padded.join("  ").trim_end());
+        out!("{}", padded.join("  ").trim_end());
     };
     line(headers.to_vec());
     for row in rows {
@@ -106,6 +136,6 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
 pub fn json<T: serde::Serialize>(value: &T) -> Result<()> {
     let text =
         serde_json::to_string_pretty(value).map_err(|e| Error::invalid("output", e.to_string()))?;
-    println!("{text}");
+    out!("{text}");
     Ok(())
 }

@@ -176,3 +176,30 @@ fn exit_codes_let_a_pipeline_branch() {
     assert_eq!(body["error"]["code"], "POLICY_VIOLATION");
     assert_eq!(body["error"]["violations"][0]["field"], "attributes.ttl");
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_ends_the_output_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let work = tempfile::tempdir().unwrap();
+    let home = work.path().join("state");
+    // Enough records that `list --json` overflows the pipe buffer and must block on the reader.
+    ok(&home, &["issue", "--cn", "many.internal", "--count", "300"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certloop"))
+        .args(["list", "--json"])
+        .env("CERTLOOP_HOME", &home)
+        .env_remove("CERTLOOP_MASTER_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("certloop runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), "[");
+    // The reader is dropped here, like `| head -1`.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status.code());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
