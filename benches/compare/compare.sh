@@ -4,8 +4,10 @@
 #
 #   bash benches/compare/compare.sh [--count N] [--cli-count N] [--rounds R]
 #
-# Builds certloop-issue-leaves in release mode and the C harness into target/compare, and
-# installs `cryptography` into a venv at target/compare/venv (pip, on first use).
+# Builds certloop-issue-leaves in release mode (CERTLOOP_COMPARE_PROFILE=dev uses the dev
+# build instead: for the smoke test in scripts/stages, never for figures) and the C harness
+# into target/compare, and installs `cryptography` into a venv at target/compare/venv (pip, on
+# first use).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -29,8 +31,15 @@ target=${CARGO_TARGET_DIR:-target}
 work="$target/compare"
 mkdir -p "$work"
 
-step "build certloop-issue-leaves (release)"
-cargo build --release --locked -p certloop-benches --bin certloop-issue-leaves
+profile=${CERTLOOP_COMPARE_PROFILE:-release}
+step "build certloop-issue-leaves ($profile)"
+case "$profile" in
+  release) cargo build --release --locked -p certloop-benches --bin certloop-issue-leaves
+           bin="$target/release/certloop-issue-leaves" ;;
+  dev)     cargo build --locked -p certloop-benches --bin certloop-issue-leaves
+           bin="$target/debug/certloop-issue-leaves" ;;
+  *)       echo "CERTLOOP_COMPARE_PROFILE must be release or dev, not $profile" >&2; exit 2 ;;
+esac
 
 step "build the OpenSSL C harness"
 gcc -O2 -Wall -Werror -o "$work/openssl_issue_leaves" benches/compare/openssl_issue_leaves.c -lcrypto
@@ -44,7 +53,7 @@ fi
 
 step "compare (machine: $(lscpu | sed -n 's/^Model name: *//p'))"
 python3 benches/compare/compare.py \
-  --certloop "$target/release/certloop-issue-leaves" \
+  --certloop "$bin" \
   --openssl-c "$work/openssl_issue_leaves" \
   --python "$work/venv/bin/python" \
   --work "$work/runs" "$@"
