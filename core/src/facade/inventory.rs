@@ -10,6 +10,12 @@ impl Certloop {
         self.inner.store.search_certificates(query).await
     }
 
+    /// How many certificates match `query` (its `limit` and `offset` are ignored); answered
+    /// from the indexes without loading records.
+    pub async fn count(&self, query: &CertificateQuery) -> Result<u64> {
+        self.inner.store.count_certificates(query).await
+    }
+
     /// Certificates whose notAfter falls within `days` from now (live ones only).
     pub async fn expiring_within(&self, days: u32) -> Result<Vec<CertificateRecord>> {
         let query = CertificateQuery {
