@@ -1,0 +1,67 @@
+//! Issuance and renewal.
+
+use std::ffi::c_char;
+
+use certloop_core::model::IssueRequest;
+
+use crate::error::certloop_result;
+use crate::handle::certloop_t;
+use crate::panic::guard;
+use crate::strings::{check_out, input_str, parse_json, write_json};
+
+/// Issue one certificate. `request_json` is `{"profileId", "csr", "attributes": {"commonName",
+/// "ttl", "keyAlgorithm", "keyUsages", "extendedKeyUsages", "altNames": [{"type", "value"}]},
+/// "manageKey"}`; without `profileId` the default profile is used, without `csr` certloop
+/// generates the key. On success `*response_json` receives `{"certificate",
+/// "certificateChain", "issuingCaCertificate", "privateKey" (only when certloop generated the
+/// key, only in this response), "serialNumber", "certificateId", "certificateRequestId"}`.
+/// The caller frees it with `certloop_string_free`, which zeroes it (it may hold a private
+/// key).
+///
+/// # Safety
+///
+/// `certloop` is a live handle; `request_json` is NUL-terminated; `response_json` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_issue(
+    certloop: *const certloop_t,
+    request_json: *const c_char,
+    response_json: *mut *mut c_char,
+) -> certloop_result {
+    guard(|| {
+        // SAFETY: a live handle or NULL, by the contract above.
+        let handle = unsafe { certloop_t::borrow(certloop) }?;
+        // SAFETY: NUL-terminated or NULL, by the contract above.
+        let text = unsafe { input_str(request_json, "request_json") }?;
+        let request: IssueRequest = parse_json(text, "request_json")?;
+        check_out(response_json, "response_json")?;
+        let issued = handle.run(|c| async move { c.issue(request).await })?;
+        // SAFETY: checked non-null; writable by the contract above.
+        unsafe { write_json(response_json, &issued) }
+    })
+}
+
+/// Issue a replacement for certificate `certificate_id` (same names and lifetime, a fresh key,
+/// under its profile's current policy); the old certificate stays valid and is marked renewed.
+/// `*response_json` has the shape of `certloop_issue`'s; free it with `certloop_string_free`.
+///
+/// # Safety
+///
+/// `certloop` is a live handle; `certificate_id` is NUL-terminated; `response_json` is
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_renew(
+    certloop: *const certloop_t,
+    certificate_id: *const c_char,
+    response_json: *mut *mut c_char,
+) -> certloop_result {
+    guard(|| {
+        // SAFETY: a live handle or NULL, by the contract above.
+        let handle = unsafe { certloop_t::borrow(certloop) }?;
+        // SAFETY: NUL-terminated or NULL, by the contract above.
+        let id = unsafe { input_str(certificate_id, "certificate_id") }?.to_owned();
+        check_out(response_json, "response_json")?;
+        let issued = handle.run(|c| async move { c.renew(&id).await })?;
+        // SAFETY: checked non-null; writable by the contract above.
+        unsafe { write_json(response_json, &issued) }
+    })
+}
