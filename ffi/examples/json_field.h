@@ -14,7 +14,7 @@
 #include <string.h>
 
 /* The value of string field `key`, malloc'd (free() it), or NULL when absent. */
-static char *json_field(const char *json, const char *key) {
+static inline char *json_field(const char *json, const char *key) {
   size_t key_len = strlen(key);
   char *pattern = malloc(key_len + 5);
   if (pattern == NULL) return NULL;

@@ -27,9 +27,9 @@ pub unsafe extern "C" fn certloop_ca_create(
     guard(|| {
         // SAFETY: a live handle or NULL, by the contract above.
         let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(ca_json, "ca_json")?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let spec: CaSpec = parse_json(unsafe { input_str(spec_json, "spec_json") }?, "spec_json")?;
-        check_out(ca_json, "ca_json")?;
         let summary = handle.run(|c| async move { c.create_ca(spec).await })?;
         // SAFETY: checked non-null; writable by the contract above.
         unsafe { write_json(ca_json, &summary) }
@@ -72,9 +72,9 @@ pub unsafe extern "C" fn certloop_ca_show(
     guard(|| {
         // SAFETY: a live handle or NULL, by the contract above.
         let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(ca_json, "ca_json")?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let ca = unsafe { input_str(ca, "ca") }?.to_owned();
-        check_out(ca_json, "ca_json")?;
         let summary = handle.run(|c| async move { c.get_ca(&ca).await })?;
         // SAFETY: checked non-null; writable by the contract above.
         unsafe { write_json(ca_json, &summary) }

@@ -87,9 +87,9 @@ pub unsafe extern "C" fn certloop_open(
     out: *mut *mut certloop_t,
 ) -> certloop_result {
     guard(|| {
+        check_out(out, "out")?;
         // SAFETY: NUL-terminated or NULL by the contract above.
         let dir = unsafe { input_str(dir, "dir") }?.to_owned();
-        check_out(out, "out")?;
         let handle = certloop_t::create(|| Certloop::open(dir))?;
         // SAFETY: `out` is non-null (checked) and writable by the contract above.
         unsafe { out.write(Box::into_raw(handle)) };

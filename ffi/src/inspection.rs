@@ -20,9 +20,9 @@ unsafe fn inspect<T: serde::Serialize>(
     inspect: impl FnOnce(&[u8]) -> Result<T>,
 ) -> certloop_result {
     guard(|| {
+        check_out(out, "info_json")?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let pem = unsafe { input_str(input, parameter) }?;
-        check_out(out, "info_json")?;
         let info = inspect(pem.as_bytes())?;
         // SAFETY: checked non-null; writable by the contract above.
         unsafe { write_json(out, &info) }

@@ -105,10 +105,10 @@ pub unsafe extern "C" fn certloop_search(
     guard(|| {
         // SAFETY: a live handle or NULL, by the contract above.
         let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(certificates_json, "certificates_json")?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let text = unsafe { input_str(query_json, "query_json") }?;
         let query = parse_json::<SearchQuery>(text, "query_json")?.into_query();
-        check_out(certificates_json, "certificates_json")?;
         let records = handle.run(|c| async move { c.list(&query).await })?;
         // SAFETY: checked non-null; writable by the contract above.
         unsafe { write_json(certificates_json, &records) }
@@ -131,9 +131,9 @@ pub unsafe extern "C" fn certloop_show(
     guard(|| {
         // SAFETY: a live handle or NULL, by the contract above.
         let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(certificate_json, "certificate_json")?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let id = unsafe { input_str(certificate_id, "certificate_id") }?.to_owned();
-        check_out(certificate_json, "certificate_json")?;
         let record = handle.run(|c| async move { c.show(&id).await })?;
         // SAFETY: checked non-null; writable by the contract above.
         unsafe { write_json(certificate_json, &record) }
@@ -158,12 +158,12 @@ pub unsafe extern "C" fn certloop_audit(
     guard(|| {
         // SAFETY: a live handle or NULL, by the contract above.
         let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(events_json, "events_json")?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let filter = match unsafe { optional_str(query_json, "query_json") }? {
             Some(text) => parse_json::<AuditFilter>(text, "query_json")?,
             None => AuditFilter::default(),
         };
-        check_out(events_json, "events_json")?;
         let query = AuditQuery {
             certificate_id: filter.certificate_id,
             since: filter.since,

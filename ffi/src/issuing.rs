@@ -30,10 +30,10 @@ pub unsafe extern "C" fn certloop_issue(
     guard(|| {
         // SAFETY: a live handle or NULL, by the contract above.
         let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(response_json, "response_json")?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let text = unsafe { input_str(request_json, "request_json") }?;
         let request: IssueRequest = parse_json(text, "request_json")?;
-        check_out(response_json, "response_json")?;
         let issued = handle.run(|c| async move { c.issue(request).await })?;
         // SAFETY: checked non-null; writable by the contract above.
         unsafe { write_json(response_json, &issued) }
@@ -57,9 +57,9 @@ pub unsafe extern "C" fn certloop_renew(
     guard(|| {
         // SAFETY: a live handle or NULL, by the contract above.
         let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(response_json, "response_json")?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let id = unsafe { input_str(certificate_id, "certificate_id") }?.to_owned();
-        check_out(response_json, "response_json")?;
         let issued = handle.run(|c| async move { c.renew(&id).await })?;
         // SAFETY: checked non-null; writable by the contract above.
         unsafe { write_json(response_json, &issued) }

@@ -43,10 +43,10 @@ pub unsafe extern "C" fn certloop_template_save(
     guard(|| {
         // SAFETY: a live handle or NULL, by the contract above.
         let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(saved_json, "saved_json")?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let text = unsafe { input_str(template_json, "template_json") }?;
         let template: CertificateTemplate = parse_json(text, "template_json")?;
-        check_out(saved_json, "saved_json")?;
         let saved = handle.run(|c| async move { c.save_template(template).await })?;
         // SAFETY: checked non-null; writable by the contract above.
         unsafe { write_json(saved_json, &saved) }
@@ -67,9 +67,9 @@ pub unsafe extern "C" fn certloop_template_show(
     guard(|| {
         // SAFETY: a live handle or NULL, by the contract above.
         let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(template_json, "template_json")?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let id = unsafe { input_str(template, "template") }?.to_owned();
-        check_out(template_json, "template_json")?;
         let found = handle.run(|c| async move { c.get_template(&id).await })?;
         // SAFETY: checked non-null; writable by the contract above.
         unsafe { write_json(template_json, &found) }
@@ -113,10 +113,10 @@ pub unsafe extern "C" fn certloop_profile_save(
     guard(|| {
         // SAFETY: a live handle or NULL, by the contract above.
         let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(saved_json, "saved_json")?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let text = unsafe { input_str(profile_json, "profile_json") }?;
         let profile: CertificateProfile = parse_json(text, "profile_json")?;
-        check_out(saved_json, "saved_json")?;
         let saved = handle.run(|c| async move { c.save_profile(profile).await })?;
         // SAFETY: checked non-null; writable by the contract above.
         unsafe { write_json(saved_json, &saved) }
@@ -137,9 +137,9 @@ pub unsafe extern "C" fn certloop_profile_show(
     guard(|| {
         // SAFETY: a live handle or NULL, by the contract above.
         let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(profile_json, "profile_json")?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let id = unsafe { input_str(profile, "profile") }?.to_owned();
-        check_out(profile_json, "profile_json")?;
         let found = handle.run(|c| async move { c.get_profile(&id).await })?;
         // SAFETY: checked non-null; writable by the contract above.
         unsafe { write_json(profile_json, &found) }

@@ -105,9 +105,9 @@ pub unsafe extern "C" fn certloop_crl(
     guard(|| {
         // SAFETY: a live handle or NULL, by the contract above.
         let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(crl_json, "crl_json")?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let ca = unsafe { optional_str(ca, "ca") }?.map(str::to_owned);
-        check_out(crl_json, "crl_json")?;
         let crl = handle.run(|c| async move { c.crl(ca.as_deref()).await })?;
         let signed = SignedCrl { crl: crl.pem, crl_number: crl.number };
         // SAFETY: checked non-null; writable by the contract above.

@@ -21,7 +21,7 @@ static int check_failures = 0;
   } while (0)
 
 /* The thread's last certloop error message, in a static buffer. */
-static const char *last_error(void) {
+static inline const char *last_error(void) {
   static char message[4096];
   size_t needed = 0;
   if (certloop_error_message(message, sizeof message, &needed) != CERTLOOP_RESULT_OK) {
@@ -58,14 +58,14 @@ static const char *last_error(void) {
   } while (0)
 
 /* Whether `json` has string field `key`. */
-static int has_field(const char *json, const char *key) {
+static inline int has_field(const char *json, const char *key) {
   char *value = json_field(json, key);
   free(value);
   return value != NULL;
 }
 
 /* Count non-overlapping occurrences of `needle` in `haystack`. */
-static int count_of(const char *haystack, const char *needle) {
+static inline int count_of(const char *haystack, const char *needle) {
   int n = 0;
   for (const char *p = strstr(haystack, needle); p != NULL; p = strstr(p + strlen(needle), needle))
     n++;
@@ -73,7 +73,7 @@ static int count_of(const char *haystack, const char *needle) {
 }
 
 /* Write `text` to DIR/NAME. */
-static void write_file(const char *dir, const char *name, const char *text) {
+static inline void write_file(const char *dir, const char *name, const char *text) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   FILE *f = fopen(path, "w");
@@ -84,7 +84,7 @@ static void write_file(const char *dir, const char *name, const char *text) {
 }
 
 /* Write string field `field` of `json` to DIR/NAME. */
-static void write_field_file(const char *json, const char *field, const char *dir,
+static inline void write_field_file(const char *json, const char *field, const char *dir,
                              const char *name) {
   char *value = json_field(json, field);
   if (value == NULL) {
@@ -96,7 +96,7 @@ static void write_field_file(const char *json, const char *field, const char *di
 }
 
 /* Read DIR/NAME into a malloc'd string. */
-static char *read_file(const char *dir, const char *name) {
+static inline char *read_file(const char *dir, const char *name) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   FILE *f = fopen(path, "r");
@@ -114,7 +114,7 @@ static char *read_file(const char *dir, const char *name) {
   return text;
 }
 
-static int check_summary(const char *name) {
+static inline int check_summary(const char *name) {
   if (check_failures != 0) {
     fprintf(stderr, "%s: %d check(s) failed\n", name, check_failures);
     return 1;
