@@ -109,3 +109,28 @@ pub unsafe extern "C" fn certloop_string_free(string: *mut c_char) {
         Ok(())
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_output_is_sized_exactly_and_round_trips() {
+        let value =
+            serde_json::json!({"privateKey": "-----BEGIN PRIVATE KEY-----\n\u{0}x", "n": 1});
+        let mut out: *mut c_char = std::ptr::null_mut();
+        // SAFETY: `out` is a live, writable pointer slot.
+        unsafe { write_json(&mut out, &value) }.unwrap();
+        // SAFETY: `out` was just written by `write_json` and is freed once below.
+        let text = unsafe { CStr::from_ptr(out) }.to_str().unwrap().to_owned();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), value);
+        // SAFETY: returned by `write_json`, not used afterwards.
+        unsafe { certloop_string_free(out) };
+    }
+
+    #[test]
+    fn a_null_output_is_refused_before_any_work() {
+        let out: *mut *mut c_char = std::ptr::null_mut();
+        assert!(check_out(out, "response_json").is_err());
+    }
+}
