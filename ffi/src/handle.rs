@@ -5,7 +5,7 @@ use std::future::Future;
 
 use certloop_core::Certloop;
 
-use crate::error::{Failure, certloop_result};
+use crate::errors::{Failure, certloop_result};
 use crate::panic::guard;
 use crate::strings::{check_out, input_str};
 

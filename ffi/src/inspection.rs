@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use certloop_core::Result;
 
-use crate::error::certloop_result;
+use crate::errors::certloop_result;
 use crate::panic::guard;
 use crate::strings::{check_out, input_str, write_json};
 

@@ -7,7 +7,7 @@ use certloop_core::store::{AuditQuery, CertificateQuery};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::error::certloop_result;
+use crate::errors::certloop_result;
 use crate::handle::certloop_t;
 use crate::panic::guard;
 use crate::strings::{check_out, input_str, optional_str, parse_json, write_json};

@@ -3,7 +3,7 @@
 //! Conventions follow rustls-ffi: one opaque handle (`certloop_t`), `certloop_<type>_<verb>`
 //! names, inputs before outputs, outputs written only on success, every pointer null-checked,
 //! a panic boundary in every exported function ([`panic`]), numeric result codes in documented
-//! ranges ([`error`]) and the thread's last error message copied into a caller buffer.
+//! ranges ([`errors`]) and the thread's last error message copied into a caller buffer.
 //! Structured data crosses as UTF-8 JSON in the same camelCase shape as the Rust serde types;
 //! returned strings are owned by the caller and freed with `certloop_string_free`.
 //!
@@ -11,7 +11,7 @@
 //! run the façade operation on the handle's runtime, write the output. Logic lives in `core`.
 
 mod authorities;
-mod error;
+mod errors;
 mod handle;
 mod inspection;
 mod inventory;

@@ -2,7 +2,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::error::{Failure, certloop_result};
+use crate::errors::{Failure, certloop_result};
 
 /// Run the body of an exported function: `Ok` becomes `CERTLOOP_RESULT_OK`, a failure or a
 /// caught panic is recorded as the thread's last error and its code returned.
@@ -30,7 +30,7 @@ mod tests {
         let mut needed = 0usize;
         // SAFETY: `buf` has 128 writable bytes and `needed` is a live usize.
         let read = unsafe {
-            crate::error::certloop_error_message(buf.as_mut_ptr().cast(), buf.len(), &mut needed)
+            crate::errors::certloop_error_message(buf.as_mut_ptr().cast(), buf.len(), &mut needed)
         };
         assert_eq!(read, certloop_result::Ok);
         let message = std::str::from_utf8(&buf[..needed - 1]).unwrap();

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use certloop_core::policy::{CertificateProfile, CertificateTemplate};
 
-use crate::error::certloop_result;
+use crate::errors::certloop_result;
 use crate::handle::certloop_t;
 use crate::panic::guard;
 use crate::strings::{check_out, input_str, parse_json, write_json};

@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use certloop_core::model::RevocationReason;
 use serde::Serialize;
 
-use crate::error::certloop_result;
+use crate::errors::certloop_result;
 use crate::handle::certloop_t;
 use crate::panic::guard;
 use crate::strings::{check_out, input_str, optional_str, write_json};

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroize;
 
-use crate::error::Failure;
+use crate::errors::Failure;
 use crate::panic::guard;
 
 /// Borrow a required NUL-terminated UTF-8 argument.
@@ -64,16 +64,20 @@ pub(crate) unsafe fn write_json<T: Serialize>(
     value: &T,
 ) -> Result<(), Failure> {
     let mut counter = ByteCounter(0);
-    serde_json::to_writer(&mut counter, value).map_err(|e| Failure::json("response", e))?;
+    serde_json::to_writer(&mut counter, value).map_err(unserializable)?;
     let mut bytes = Vec::with_capacity(counter.0 + 1);
-    serde_json::to_writer(&mut bytes, value).map_err(|e| Failure::json("response", e))?;
+    serde_json::to_writer(&mut bytes, value).map_err(unserializable)?;
     bytes.push(0);
     // serde_json escapes U+0000 as `\u0000`, so the only NUL is the terminator just pushed.
     let text = CString::from_vec_with_nul(bytes)
-        .map_err(|_| Failure::json("response", serde::ser::Error::custom("interior NUL")))?;
+        .map_err(|_| Failure::internal("a response holds a NUL byte".to_owned()))?;
     // SAFETY: `out` is non-null and writable by this function's contract.
     unsafe { out.write(text.into_raw()) };
     Ok(())
+}
+
+fn unserializable(error: serde_json::Error) -> Failure {
+    Failure::internal(format!("the response does not serialize: {error}"))
 }
 
 /// An `io::Write` that only counts.

@@ -64,8 +64,8 @@ check_flow_output() (
   cmp <(openssl pkey -in leaf.key -pubout) <(openssl x509 -in leaf.pem -noout -pubkey)
   cmp <(openssl pkey -in request.key -pubout) <(openssl x509 -in csr-leaf.pem -noout -pubkey)
   # The CRLs are signed by their CA and say what happened.
-  openssl crl -in corp.crl.pem -noout -CAfile corp-issuing.pem -verify 2>&1 | grep -q "verify OK"
-  openssl crl -in held.crl.pem -noout -CAfile issuing.pem -verify 2>&1 | grep -q "verify OK"
+  grep -q "verify OK" <<<"$(openssl crl -in corp.crl.pem -noout -CAfile corp-issuing.pem -verify 2>&1)"
+  grep -q "verify OK" <<<"$(openssl crl -in held.crl.pem -noout -CAfile issuing.pem -verify 2>&1)"
   expect_verify_fails "certificate revoked" -crl_check -CRLfile corp.crl.pem \
     -CAfile corp-root.pem -untrusted corp-issuing.pem csr-leaf.pem
   expect_verify_fails "certificate revoked" -crl_check -CRLfile held.crl.pem \

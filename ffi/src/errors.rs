@@ -102,6 +102,12 @@ impl Failure {
         Self::new(certloop_result::InvalidJson, format!("{parameter} is not valid JSON: {error}"))
     }
 
+    /// A failure of certloop itself that no input can cause (a response that does not
+    /// serialize).
+    pub(crate) fn internal(message: String) -> Self {
+        Self::new(certloop_result::OtherError, format!("internal error (please report): {message}"))
+    }
+
     /// A panic payload caught at the boundary.
     pub(crate) fn panic(payload: &(dyn std::any::Any + Send)) -> Self {
         let what = payload
