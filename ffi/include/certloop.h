@@ -367,6 +367,22 @@ certloop_result certloop_issue(const certloop_t *certloop,
                                char **response_json);
 
 /**
+ * Issue many certificates in one store transaction. `requests_json` is a JSON array of
+ * `certloop_issue` requests; one refused request does not stop the others. On success
+ * `*results_json` receives an array in request order whose elements are
+ * `{"certificate": <certloop_issue's response>}` or `{"error": {"code", "message",
+ * "violations"}}` (`code` is the certloop_result `certloop_issue` would have returned). The
+ * caller frees it with `certloop_string_free`, which zeroes it (it may hold private keys).
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `requests_json` is NUL-terminated; `results_json` is writable.
+ */
+certloop_result certloop_issue_many(const certloop_t *certloop,
+                                    const char *requests_json,
+                                    char **results_json);
+
+/**
  * Issue a replacement for certificate `certificate_id` (same names and lifetime, a fresh key,
  * under its profile's current policy); the old certificate stays valid and is marked renewed.
  * `*response_json` has the shape of `certloop_issue`'s; free it with `certloop_string_free`.

@@ -118,6 +118,16 @@ impl Failure {
         Self::new(certloop_result::Panic, format!("internal error (please report): {what}"))
     }
 
+    /// The result code.
+    pub(crate) fn code(&self) -> certloop_result {
+        self.code
+    }
+
+    /// The message.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     /// Remember this failure as the thread's last error and return its code.
     pub(crate) fn record(self) -> certloop_result {
         let code = self.code;

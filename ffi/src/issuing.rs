@@ -2,9 +2,11 @@
 
 use std::ffi::c_char;
 
-use certloop_core::model::IssueRequest;
+use certloop_core::model::{IssueRequest, IssuedCertificate};
+use certloop_core::{Error, Violation};
+use serde::Serialize;
 
-use crate::errors::certloop_result;
+use crate::errors::{Failure, certloop_result};
 use crate::handle::certloop_t;
 use crate::panic::guard;
 use crate::strings::{check_out, input_str, parse_json, write_json};
@@ -37,6 +39,74 @@ pub unsafe extern "C" fn certloop_issue(
         let issued = handle.run(|c| async move { c.issue(request).await })?;
         // SAFETY: checked non-null; writable by the contract above.
         unsafe { write_json(response_json, &issued) }
+    })
+}
+
+/// One element of `certloop_issue_many`'s response: the issued certificate or why not.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate: Option<IssuedCertificate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<BatchError>,
+}
+
+/// A refused request of a batch, with the code `certloop_issue` would have returned.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchError {
+    code: u32,
+    message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    violations: Vec<Violation>,
+}
+
+impl BatchResult {
+    fn new(result: Result<IssuedCertificate, Error>) -> Self {
+        match result {
+            Ok(issued) => Self { certificate: Some(issued), error: None },
+            Err(error) => {
+                let violations = error.violations().to_vec();
+                let failure = Failure::from(error);
+                let error = BatchError {
+                    code: failure.code() as u32,
+                    message: failure.message().to_owned(),
+                    violations,
+                };
+                Self { certificate: None, error: Some(error) }
+            }
+        }
+    }
+}
+
+/// Issue many certificates in one store transaction. `requests_json` is a JSON array of
+/// `certloop_issue` requests; one refused request does not stop the others. On success
+/// `*results_json` receives an array in request order whose elements are
+/// `{"certificate": <certloop_issue's response>}` or `{"error": {"code", "message",
+/// "violations"}}` (`code` is the certloop_result `certloop_issue` would have returned). The
+/// caller frees it with `certloop_string_free`, which zeroes it (it may hold private keys).
+///
+/// # Safety
+///
+/// `certloop` is a live handle; `requests_json` is NUL-terminated; `results_json` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_issue_many(
+    certloop: *const certloop_t,
+    requests_json: *const c_char,
+    results_json: *mut *mut c_char,
+) -> certloop_result {
+    guard(|| {
+        // SAFETY: a live handle or NULL, by the contract above.
+        let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(results_json, "results_json")?;
+        // SAFETY: NUL-terminated or NULL, by the contract above.
+        let text = unsafe { input_str(requests_json, "requests_json") }?;
+        let requests: Vec<IssueRequest> = parse_json(text, "requests_json")?;
+        let results = handle.run(|c| async move { c.issue_many(requests, |_, _| {}).await })?;
+        let results: Vec<BatchResult> = results.into_iter().map(BatchResult::new).collect();
+        // SAFETY: checked non-null; writable by the contract above.
+        unsafe { write_json(results_json, &results) }
     })
 }
 

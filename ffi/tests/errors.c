@@ -21,6 +21,7 @@ static void null_pointers(certloop_t *c) {
   MUST_FAIL(certloop_issue(NULL, "{}", &out), CERTLOOP_RESULT_NULL_PARAMETER, "certloop must not be NULL");
   MUST_FAIL(certloop_issue(c, NULL, &out), CERTLOOP_RESULT_NULL_PARAMETER, "request_json must not be NULL");
   MUST_FAIL(certloop_issue(c, "{}", NULL), CERTLOOP_RESULT_NULL_PARAMETER, "response_json must not be NULL");
+  MUST_FAIL(certloop_issue_many(c, NULL, &out), CERTLOOP_RESULT_NULL_PARAMETER, "requests_json");
   MUST_FAIL(certloop_renew(c, NULL, &out), CERTLOOP_RESULT_NULL_PARAMETER, "certificate_id");
   MUST_FAIL(certloop_revoke(c, NULL, NULL), CERTLOOP_RESULT_NULL_PARAMETER, "certificate_id");
   MUST_FAIL(certloop_suspend(c, NULL), CERTLOOP_RESULT_NULL_PARAMETER, "certificate_id");
@@ -63,6 +64,8 @@ static void malformed_input(certloop_t *c) {
   MUST_FAIL(certloop_issue(c, "{\"attributes\": {\"commonName\": \"a.test\", \"ttl\": \"forever\"}}",
                            &out),
             CERTLOOP_RESULT_INVALID_JSON, "ttl");
+  MUST_FAIL(certloop_issue_many(c, "{\"attributes\": {}}", &out), CERTLOOP_RESULT_INVALID_JSON,
+            "requests_json");
   MUST_FAIL(certloop_search(c, "{\"states\": [\"bogus\"]}", &out), CERTLOOP_RESULT_INVALID_JSON,
             "bogus");
   MUST_FAIL(certloop_search(c, "{\"expiringBefore\": \"tomorrow\"}", &out),

@@ -135,6 +135,27 @@ static char *issue_from_csr(certloop_t *c, const char *dir) {
   return id;
 }
 
+/* A batch: one refused request does not stop the others, and results keep request order. */
+static void issue_batch(certloop_t *c) {
+  char *json = NULL;
+  MUST(certloop_issue_many(c,
+                           "[{\"attributes\": {\"commonName\": \"b1.batch.test\"}},"
+                           " {\"attributes\": {\"commonName\": \"b2.batch.test\", \"ttl\": \"2y\"}},"
+                           " {\"attributes\": {\"commonName\": \"b3.batch.test\"}}]",
+                           &json));
+  CHECK(count_of(json, "{\"certificate\":{") == 2);
+  CHECK(count_of(json, "\"privateKey\"") == 2);
+  const char *error = strstr(json, "{\"error\":{\"code\":200,");
+  CHECK(error != NULL && strstr(error, "attributes.ttl") != NULL);
+  /* Order: certificate, error, certificate. */
+  const char *first = strstr(json, "{\"certificate\":{");
+  CHECK(first != NULL && error != NULL && first < error && strstr(error, "{\"certificate\":{") != NULL);
+  certloop_string_free(json);
+  MUST(certloop_search(c, "{\"commonName\": \".batch.test\"}", &json));
+  CHECK(count_of(json, "\"certificateId\"") == 2);
+  certloop_string_free(json);
+}
+
 static void check_inventory(certloop_t *c, const char *generated_id, const char *csr_id) {
   char *json = NULL;
   MUST(certloop_list(c, &json));
@@ -270,6 +291,7 @@ int main(int argc, char **argv) {
   set_up_policy(c, dir);
   char *generated_id = issue_generated(c, dir);
   char *csr_id = issue_from_csr(c, dir);
+  issue_batch(c);
   check_inventory(c, generated_id, csr_id);
   revocation(c, dir, generated_id, csr_id);
   shared_between_threads(c);
