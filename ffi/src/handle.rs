@@ -1,0 +1,133 @@
+//! `certloop_t`: the façade plus the runtime its blocking calls run on.
+
+use std::ffi::{CStr, c_char};
+use std::future::Future;
+
+use certloop_core::Certloop;
+
+use crate::errors::{Failure, certloop_result};
+use crate::panic::guard;
+use crate::strings::{check_out, input_str};
+
+/// The certloop library handle (opaque). Create it with `certloop_open` or
+/// `certloop_in_memory`, free it with `certloop_free`.
+///
+/// Thread safety: a handle may be shared between threads; every function that takes a
+/// `const certloop_t *` may run concurrently with any other on the same handle. Only
+/// `certloop_free` needs exclusive access (no call may be in flight).
+#[allow(non_camel_case_types)]
+pub struct certloop_t {
+    certloop: Certloop,
+    /// Runs the façade's async operations; every C call blocks on it. A current-thread runtime
+    /// starts no threads; concurrent callers each drive their own call.
+    runtime: tokio::runtime::Runtime,
+}
+
+// The contract above, checked by the compiler.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<certloop_t>();
+};
+
+impl certloop_t {
+    /// A handle over the façade that `open` produces.
+    fn create<F>(open: impl FnOnce() -> F) -> Result<Box<Self>, Failure>
+    where
+        F: Future<Output = certloop_core::Result<Certloop>>,
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| certloop_core::Error::io("the async runtime", e))?;
+        let certloop = runtime.block_on(open())?;
+        Ok(Box::new(Self { certloop, runtime }))
+    }
+
+    /// Borrow the handle behind a pointer from C.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is NULL or a live handle from `certloop_open`/`certloop_in_memory` that is not
+    /// freed while `'a` lasts.
+    pub(crate) unsafe fn borrow<'a>(ptr: *const certloop_t) -> Result<&'a Self, Failure> {
+        // SAFETY: forwarded from this function's contract; `as_ref` handles NULL.
+        unsafe { ptr.as_ref() }.ok_or_else(|| Failure::null("certloop"))
+    }
+
+    /// Run one façade operation to completion on this handle's runtime.
+    pub(crate) fn run<F, T>(&self, operation: impl FnOnce(Certloop) -> F) -> Result<T, Failure>
+    where
+        F: Future<Output = certloop_core::Result<T>>,
+    {
+        Ok(self.runtime.block_on(operation(self.certloop.clone()))?)
+    }
+}
+
+/// The library version, e.g. "0.1.0". Static: never free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn certloop_version() -> *const c_char {
+    const VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(version) => version,
+            Err(_) => panic!("the package version contains a NUL"),
+        };
+    VERSION.as_ptr()
+}
+
+/// Open (or create) the state directory `dir`: `certloop.db` (SQLite) and `master.key` (0600),
+/// unless the environment variable CERTLOOP_MASTER_KEY provides the key. On success `*out`
+/// receives a new handle that the caller owns and frees with `certloop_free`.
+///
+/// # Safety
+///
+/// `dir` is a NUL-terminated UTF-8 path; `out` points to a writable `certloop_t *`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_open(
+    dir: *const c_char,
+    out: *mut *mut certloop_t,
+) -> certloop_result {
+    guard(|| {
+        check_out(out, "out")?;
+        // SAFETY: NUL-terminated or NULL by the contract above.
+        let dir = unsafe { input_str(dir, "dir") }?.to_owned();
+        let handle = certloop_t::create(|| Certloop::open(dir))?;
+        // SAFETY: `out` is non-null (checked) and writable by the contract above.
+        unsafe { out.write(Box::into_raw(handle)) };
+        Ok(())
+    })
+}
+
+/// A throwaway instance: an in-memory store and a random master key; everything is lost at
+/// `certloop_free`. On success `*out` receives a new handle owned by the caller.
+///
+/// # Safety
+///
+/// `out` points to a writable `certloop_t *`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_in_memory(out: *mut *mut certloop_t) -> certloop_result {
+    guard(|| {
+        check_out(out, "out")?;
+        let handle = certloop_t::create(Certloop::in_memory)?;
+        // SAFETY: `out` is non-null (checked) and writable by the contract above.
+        unsafe { out.write(Box::into_raw(handle)) };
+        Ok(())
+    })
+}
+
+/// Free a handle and everything it holds (CA keys are zeroed). NULL is ignored.
+///
+/// # Safety
+///
+/// `certloop` is NULL or a handle from `certloop_open`/`certloop_in_memory` not yet freed, with
+/// no call on it in flight on any thread; it must not be used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_free(certloop: *mut certloop_t) {
+    let _ = guard(|| {
+        if !certloop.is_null() {
+            // SAFETY: it came from `Box::into_raw` in `certloop_open`/`certloop_in_memory` and
+            // the caller gives up the last reference.
+            drop(unsafe { Box::from_raw(certloop) });
+        }
+        Ok(())
+    });
+}

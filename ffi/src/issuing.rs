@@ -1,0 +1,137 @@
+//! Issuance and renewal.
+
+use std::ffi::c_char;
+
+use certloop_core::model::{IssueRequest, IssuedCertificate};
+use certloop_core::{Error, Violation};
+use serde::Serialize;
+
+use crate::errors::{Failure, certloop_result};
+use crate::handle::certloop_t;
+use crate::panic::guard;
+use crate::strings::{check_out, input_str, parse_json, write_json};
+
+/// Issue one certificate. `request_json` is `{"profileId", "csr", "attributes": {"commonName",
+/// "ttl", "keyAlgorithm", "keyUsages", "extendedKeyUsages", "altNames": [{"type", "value"}]},
+/// "manageKey"}`; without `profileId` the default profile is used, without `csr` certloop
+/// generates the key. On success `*response_json` receives `{"certificate",
+/// "certificateChain", "issuingCaCertificate", "privateKey" (only when certloop generated the
+/// key, only in this response), "serialNumber", "certificateId", "certificateRequestId"}`.
+/// The caller frees it with `certloop_string_free`, which zeroes it (it may hold a private
+/// key).
+///
+/// # Safety
+///
+/// `certloop` is a live handle; `request_json` is NUL-terminated; `response_json` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_issue(
+    certloop: *const certloop_t,
+    request_json: *const c_char,
+    response_json: *mut *mut c_char,
+) -> certloop_result {
+    guard(|| {
+        // SAFETY: a live handle or NULL, by the contract above.
+        let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(response_json, "response_json")?;
+        // SAFETY: NUL-terminated or NULL, by the contract above.
+        let text = unsafe { input_str(request_json, "request_json") }?;
+        let request: IssueRequest = parse_json(text, "request_json")?;
+        let issued = handle.run(|c| async move { c.issue(request).await })?;
+        // SAFETY: checked non-null; writable by the contract above.
+        unsafe { write_json(response_json, &issued) }
+    })
+}
+
+/// One element of `certloop_issue_many`'s response: the issued certificate or why not.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate: Option<IssuedCertificate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<BatchError>,
+}
+
+/// A refused request of a batch, with the code `certloop_issue` would have returned.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchError {
+    code: u32,
+    message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    violations: Vec<Violation>,
+}
+
+impl BatchResult {
+    fn new(result: Result<IssuedCertificate, Error>) -> Self {
+        match result {
+            Ok(issued) => Self { certificate: Some(issued), error: None },
+            Err(error) => {
+                let violations = error.violations().to_vec();
+                let failure = Failure::from(error);
+                let error = BatchError {
+                    code: failure.code() as u32,
+                    message: failure.message().to_owned(),
+                    violations,
+                };
+                Self { certificate: None, error: Some(error) }
+            }
+        }
+    }
+}
+
+/// Issue many certificates in one store transaction. `requests_json` is a JSON array of
+/// `certloop_issue` requests; one refused request does not stop the others. On success
+/// `*results_json` receives an array in request order whose elements are
+/// `{"certificate": <certloop_issue's response>}` or `{"error": {"code", "message",
+/// "violations"}}` (`code` is the certloop_result `certloop_issue` would have returned). The
+/// caller frees it with `certloop_string_free`, which zeroes it (it may hold private keys).
+///
+/// # Safety
+///
+/// `certloop` is a live handle; `requests_json` is NUL-terminated; `results_json` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_issue_many(
+    certloop: *const certloop_t,
+    requests_json: *const c_char,
+    results_json: *mut *mut c_char,
+) -> certloop_result {
+    guard(|| {
+        // SAFETY: a live handle or NULL, by the contract above.
+        let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(results_json, "results_json")?;
+        // SAFETY: NUL-terminated or NULL, by the contract above.
+        let text = unsafe { input_str(requests_json, "requests_json") }?;
+        let requests: Vec<IssueRequest> = parse_json(text, "requests_json")?;
+        let results = handle.run(|c| async move { c.issue_many(requests, |_, _| {}).await })?;
+        let results: Vec<BatchResult> = results.into_iter().map(BatchResult::new).collect();
+        // SAFETY: checked non-null; writable by the contract above.
+        unsafe { write_json(results_json, &results) }
+    })
+}
+
+/// Issue a replacement for certificate `certificate_id` (same names and lifetime, a fresh key,
+/// under its profile's current policy); the old certificate stays valid and is marked renewed.
+/// `*response_json` has the shape of `certloop_issue`'s; free it with `certloop_string_free`.
+///
+/// # Safety
+///
+/// `certloop` is a live handle; `certificate_id` is NUL-terminated; `response_json` is
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_renew(
+    certloop: *const certloop_t,
+    certificate_id: *const c_char,
+    response_json: *mut *mut c_char,
+) -> certloop_result {
+    guard(|| {
+        // SAFETY: a live handle or NULL, by the contract above.
+        let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(response_json, "response_json")?;
+        // SAFETY: NUL-terminated or NULL, by the contract above.
+        let id = unsafe { input_str(certificate_id, "certificate_id") }?.to_owned();
+        let issued = handle.run(|c| async move { c.renew(&id).await })?;
+        // SAFETY: checked non-null; writable by the contract above.
+        unsafe { write_json(response_json, &issued) }
+    })
+}

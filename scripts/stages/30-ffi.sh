@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# C ABI stage: the committed header matches cbindgen, the C tests in ffi/tests/ pass against
+# the shared and the static libcertloop, also under valgrind memcheck (zero errors, zero
+# definite leaks), what they issue passes `openssl verify` (CRLs included), and the example
+# in ffi/examples builds with make (shared, static, and through certloop.pc).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/lib.sh
+
+ensure_apt gcc gcc
+ensure_apt make make
+ensure_apt valgrind valgrind
+ensure_apt openssl openssl
+ensure_apt pkg-config pkg-config
+
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+export CARGO_INCREMENTAL=0
+
+step "ffi: build libcertloop (shared + static)"
+cargo build -p certloop-ffi --locked
+LIBDIR="$PWD/target/debug"
+
+step "ffi: include/certloop.h is what the pinned cbindgen generates"
+cargo test -p certloop-ffi --test header --locked
+
+WORK=$(mktemp -d "$PWD/target/ffi-stage.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+CFLAGS=(-Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L -g -Iffi/include)
+# What `cargo rustc -p certloop-ffi --crate-type staticlib -- --print native-static-libs`
+# reports on Linux/glibc (kept in one place with ffi/examples/Makefile).
+STATIC_LIBS=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
+
+step "ffi: compile the C tests against the shared and the static library"
+for test in flow errors; do
+  gcc "${CFLAGS[@]}" "ffi/tests/$test.c" -L"$LIBDIR" -lcertloop -Wl,-rpath,"$LIBDIR" -lpthread \
+    -o "$WORK/$test-shared"
+  gcc "${CFLAGS[@]}" "ffi/tests/$test.c" "$LIBDIR/libcertloop.a" "${STATIC_LIBS[@]}" \
+    -o "$WORK/$test-static"
+done
+# The static binaries must not need libcertloop.so at run time.
+if ldd "$WORK/flow-static" | grep -q libcertloop; then
+  echo "flow-static links libcertloop.so dynamically" >&2
+  exit 1
+fi
+
+# expect_verify_fails TEXT ARGS...: `openssl verify ARGS` must fail saying TEXT.
+expect_verify_fails() {
+  local text=$1 out
+  shift
+  if out=$(openssl verify "$@" 2>&1); then
+    echo "openssl verify $* passed, expected: $text" >&2
+    exit 1
+  fi
+  grep -q "$text" <<<"$out" || { echo "$out" >&2; exit 1; }
+}
+
+# check_flow_output DIR: what flow wrote into DIR, checked by openssl.
+check_flow_output() (
+  cd "$1"
+  openssl verify -CAfile root.pem -untrusted issuing.pem leaf.pem renewed.pem
+  openssl verify -CAfile corp-root.pem -untrusted corp-issuing.pem csr-leaf.pem
+  # The generated key belongs to the certificate; the CSR's key to the CSR's certificate.
+  cmp <(openssl pkey -in leaf.key -pubout) <(openssl x509 -in leaf.pem -noout -pubkey)
+  cmp <(openssl pkey -in request.key -pubout) <(openssl x509 -in csr-leaf.pem -noout -pubkey)
+  # The CRLs are signed by their CA and say what happened.
+  grep -q "verify OK" <<<"$(openssl crl -in corp.crl.pem -noout -CAfile corp-issuing.pem -verify 2>&1)"
+  grep -q "verify OK" <<<"$(openssl crl -in held.crl.pem -noout -CAfile issuing.pem -verify 2>&1)"
+  expect_verify_fails "certificate revoked" -crl_check -CRLfile corp.crl.pem \
+    -CAfile corp-root.pem -untrusted corp-issuing.pem csr-leaf.pem
+  expect_verify_fails "certificate revoked" -crl_check -CRLfile held.crl.pem \
+    -CAfile root.pem -untrusted issuing.pem renewed.pem
+  openssl verify -crl_check -CRLfile lifted.crl.pem -CAfile root.pem -untrusted issuing.pem \
+    renewed.pem
+)
+
+# new_flow_dir NAME: a directory with a fresh P-256 CSR for the flow test.
+new_flow_dir() {
+  local dir="$WORK/out-$1"
+  mkdir -p "$dir"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj /CN=api.corp.example -addext subjectAltName=DNS:api.corp.example \
+    -keyout "$dir/request.key" -out "$dir/request.csr" 2>/dev/null
+  echo "$dir"
+}
+
+for linkage in shared static; do
+  step "ffi: C tests, $linkage library"
+  dir=$(new_flow_dir "flow-$linkage")
+  "$WORK/flow-$linkage" "$dir"
+  check_flow_output "$dir"
+  "$WORK/errors-$linkage"
+done
+
+step "ffi: C tests under valgrind memcheck"
+VALGRIND=(valgrind --quiet --leak-check=full --show-leak-kinds=definite
+  --errors-for-leak-kinds=definite --error-exitcode=97)
+dir=$(new_flow_dir flow-valgrind)
+"${VALGRIND[@]}" "$WORK/flow-shared" "$dir"
+check_flow_output "$dir"
+"${VALGRIND[@]}" "$WORK/errors-shared"
+
+step "ffi: make -C ffi/examples (shared, static, pkg-config)"
+make -s -C ffi/examples clean issue
+mkdir -p "$WORK/example"
+ffi/examples/issue www.example.test "$WORK/example"
+openssl verify -CAfile "$WORK/example/chain.pem" "$WORK/example/cert.pem"
+[ "$(stat -c %a "$WORK/example/key.pem")" = 600 ]
+cmp <(openssl pkey -in "$WORK/example/key.pem" -pubout) \
+  <(openssl x509 -in "$WORK/example/cert.pem" -noout -pubkey)
+make -s -C ffi/examples clean issue STATIC=1
+ffi/examples/issue static.example.test "$WORK/example"
+openssl verify -CAfile "$WORK/example/chain.pem" "$WORK/example/cert.pem"
+make -s -C ffi/examples clean
+make -s -C ffi/examples certloop.pc
+# shellcheck disable=SC2046 # word splitting of pkg-config output is intended
+gcc "${CFLAGS[@]}" ffi/examples/issue.c $(PKG_CONFIG_PATH="$LIBDIR/pkgconfig" pkg-config --cflags --libs certloop) \
+  -o "$WORK/issue-pc"
+"$WORK/issue-pc" pc.example.test "$WORK/example"
+openssl verify -CAfile "$WORK/example/chain.pem" "$WORK/example/cert.pem"
+
+echo "ffi stage: all checks passed"
