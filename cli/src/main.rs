@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod commands;
+mod deploying;
 mod exit;
 mod output;
 
@@ -93,6 +94,15 @@ pub enum Command {
         #[arg(long)]
         limit: Option<u32>,
     },
+    /// Manage deployment targets (servers a certificate is deployed to).
+    #[command(subcommand)]
+    Target(deploying::TargetCommand),
+    /// Deploy a certificate to a target: precheck, write, config test, reload, pin check,
+    /// rollback on failure. Exit code 8 when it fails.
+    Deploy(deploying::DeployArgs),
+    /// Check that an endpoint serves a certificate (SHA-256 fingerprint). Exit code 9 when it
+    /// serves another one.
+    PinCheck(deploying::PinCheckArgs),
 }
 
 /// `certloop ca ...`
@@ -180,7 +190,7 @@ pub struct IssueArgs {
     #[arg(long)]
     pub request: Option<PathBuf>,
     /// Keep the generated key (encrypted) in the inventory for deployment.
-    #[arg(long)]
+    #[arg(long, alias = "keep-key")]
     pub manage_key: bool,
     /// Directory for cert.pem, chain.pem, fullchain.pem, ca.pem and key.pem.
     #[arg(long)]
@@ -188,6 +198,9 @@ pub struct IssueArgs {
     /// Issue this many certificates for the same names in one batch (benchmarks, load tests).
     #[arg(long, default_value_t = 1, hide = true)]
     pub count: usize,
+    /// Keystore options for --out, and --target.
+    #[command(flatten)]
+    pub keystore: deploying::IssueKeystoreArgs,
 }
 
 /// `certloop renew`
