@@ -139,6 +139,9 @@ impl DeployReport {
     }
 }
 
+/// Consecutive matching pinning checks that count as "the endpoint serves it".
+const STABLE_MATCHES: u32 = 2;
+
 /// Where the files went, so that rollback can undo it.
 enum Written {
     Local(WrittenFiles),
@@ -347,17 +350,25 @@ impl Run<'_> {
         }
     }
 
-    /// Pinning check with bounded retries until `expected` is served.
+    /// Pinning check with bounded retries until `expected` is served [`STABLE_MATCHES`]
+    /// times in a row: right after a graceful reload, old workers (nginx, Apache) may still
+    /// accept a connection or two with the old certificate.
     async fn pin_until(&self, endpoint: &str, expected: &str) -> Result<PinCheck> {
         let (attempts, interval) = self.target.pin_schedule();
         let mut last = Err(Error::io(endpoint, "no pinning attempt was made"));
-        for attempt in 0..attempts {
+        let mut in_a_row = 0;
+        for attempt in 0..attempts + STABLE_MATCHES - 1 {
             if attempt > 0 {
                 tokio::time::sleep(interval).await;
             }
             last = self.pin_once(endpoint, expected).await;
             if matches!(&last, Ok(check) if check.matches) {
-                break;
+                in_a_row += 1;
+                if in_a_row == STABLE_MATCHES {
+                    break;
+                }
+            } else {
+                in_a_row = 0;
             }
         }
         last
