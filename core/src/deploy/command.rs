@@ -58,13 +58,17 @@ mod tests {
 
     #[tokio::test]
     async fn success_failure_and_timeout() {
-        let ok = run_command(&["sh".into(), "-c".into(), "echo hi".into()], Duration::from_secs(5));
-        assert_eq!(ok.await.unwrap(), "hi");
-        let argv = ["sh".into(), "-c".into(), "echo broken >&2; exit 3".into()];
-        let err = run_command(&argv, Duration::from_secs(5)).await.unwrap_err();
+        let argv = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let ok = run_command(&argv(&["sh", "-c", "echo hi"]), Duration::from_secs(5)).await;
+        assert_eq!(ok.unwrap(), "hi");
+        let failing = argv(&["sh", "-c", "echo broken >&2; exit 3"]);
+        let err = run_command(&failing, Duration::from_secs(5)).await.unwrap_err();
         assert!(err.to_string().contains("status 3: broken"), "{err}");
-        let slow = run_command(&["sleep".into(), "5".into()], Duration::from_millis(200));
-        assert!(slow.await.unwrap_err().to_string().contains("did not finish"));
+        let slow = run_command(&argv(&["sleep", "5"]), Duration::from_millis(200)).await;
+        assert!(slow.unwrap_err().to_string().contains("did not finish"));
         assert!(run_command(&[], Duration::from_secs(1)).await.is_err());
+        let missing =
+            run_command(&argv(&["certloop-no-such-program"]), Duration::from_secs(1)).await;
+        assert!(missing.unwrap_err().to_string().contains("cannot start"));
     }
 }
