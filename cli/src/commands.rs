@@ -59,6 +59,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::List(args) => list(&certloop, args, as_json).await,
+        Command::Target(command) => crate::deploying::target(&certloop, command, as_json).await,
+        Command::Deploy(args) => crate::deploying::deploy(&certloop, args, as_json).await,
+        Command::PinCheck(args) => crate::deploying::pin_check(&certloop, args, as_json).await,
         Command::Show { id } => {
             let record = certloop.show(&id).await?;
             if as_json {
@@ -225,6 +228,11 @@ async fn issue(certloop: &Certloop, args: IssueArgs, as_json: bool) -> Result<()
         None => IssueRequest::default(),
     };
     apply_flags(&mut request, &args)?;
+    crate::deploying::check_issue_args(&args)?;
+    if args.keystore.target.is_some() {
+        // Deploying (now and later) needs the key kept, sealed, in the inventory.
+        request.manage_key = true;
+    }
     if request.profile_id.is_none() {
         // Zero-config first run: the embedded default is created on first use.
         certloop.init_default().await?;
@@ -234,9 +242,16 @@ async fn issue(certloop: &Certloop, args: IssueArgs, as_json: bool) -> Result<()
     }
     let issued = certloop.issue(request).await?;
     let files = match &args.out {
-        Some(dir) => output::write_bundle(dir, &issued)?.files,
+        Some(dir) if args.keystore.is_pem() => output::write_bundle(dir, &issued)?.files,
+        Some(dir) => {
+            crate::deploying::write_issued_keystore(certloop, &issued, dir, &args.keystore)?
+        }
         None => Vec::new(),
     };
+    if args.keystore.target.is_some() {
+        return crate::deploying::deploy_issued(certloop, &issued, &files, &args.keystore, as_json)
+            .await;
+    }
     if as_json {
         return json(&issued);
     }

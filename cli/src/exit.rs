@@ -18,6 +18,10 @@ pub const CA_ERROR: u8 = 5;
 pub const IO: u8 = 6;
 /// The object exists already, or is in a state that forbids the operation.
 pub const CONFLICT: u8 = 7;
+/// A deployment failed (rolled back or not: the message says which).
+pub const DEPLOYMENT_FAILED: u8 = 8;
+/// The endpoint serves another certificate than the one expected (pinning mismatch).
+pub const PIN_MISMATCH: u8 = 9;
 
 /// The exit code for an error kind.
 pub fn for_kind(kind: ErrorKind) -> u8 {
@@ -28,6 +32,8 @@ pub fn for_kind(kind: ErrorKind) -> u8 {
         ErrorKind::Ca => CA_ERROR,
         ErrorKind::Io => IO,
         ErrorKind::AlreadyExists | ErrorKind::InvalidState => CONFLICT,
+        ErrorKind::Deployment => DEPLOYMENT_FAILED,
+        ErrorKind::PinMismatch => PIN_MISMATCH,
         _ => FAILURE,
     }
 }

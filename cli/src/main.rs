@@ -10,6 +10,7 @@
 #[macro_use]
 mod output;
 mod commands;
+mod deploying;
 mod exit;
 
 use std::path::PathBuf;
@@ -96,6 +97,15 @@ pub enum Command {
         #[arg(long)]
         limit: Option<u32>,
     },
+    /// Manage deployment targets (servers a certificate is deployed to).
+    #[command(subcommand)]
+    Target(deploying::TargetCommand),
+    /// Deploy a certificate to a target: precheck, write, config test, reload, pin check,
+    /// rollback on failure. Exit code 8 when it fails.
+    Deploy(deploying::DeployArgs),
+    /// Check that an endpoint serves a certificate (SHA-256 fingerprint). Exit code 9 when it
+    /// serves another one.
+    PinCheck(deploying::PinCheckArgs),
 }
 
 /// `certloop ca ...`
@@ -183,7 +193,7 @@ pub struct IssueArgs {
     #[arg(long)]
     pub request: Option<PathBuf>,
     /// Keep the generated key (encrypted) in the inventory for deployment.
-    #[arg(long)]
+    #[arg(long, alias = "keep-key")]
     pub manage_key: bool,
     /// Directory for cert.pem, chain.pem, fullchain.pem, ca.pem and key.pem.
     #[arg(long)]
@@ -191,6 +201,9 @@ pub struct IssueArgs {
     /// Issue this many certificates for the same names in one batch (benchmarks, load tests).
     #[arg(long, default_value_t = 1, hide = true)]
     pub count: usize,
+    /// Keystore options for --out, and --target.
+    #[command(flatten)]
+    pub keystore: deploying::IssueKeystoreArgs,
 }
 
 /// `certloop renew`

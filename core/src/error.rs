@@ -54,6 +54,10 @@ pub enum ErrorKind {
     Io,
     /// The operation is not supported by this connector or build.
     Unsupported,
+    /// A deployment failed (its report says whether it was rolled back).
+    Deployment,
+    /// An endpoint serves another certificate than the one expected.
+    PinMismatch,
 }
 
 impl ErrorKind {
@@ -70,6 +74,8 @@ impl ErrorKind {
             Self::Store => "STORE_ERROR",
             Self::Io => "IO_ERROR",
             Self::Unsupported => "UNSUPPORTED",
+            Self::Deployment => "DEPLOYMENT_FAILED",
+            Self::PinMismatch => "PIN_MISMATCH",
         }
     }
 }
@@ -136,6 +142,26 @@ pub enum Error {
     /// Not supported by this connector or build.
     #[error("not supported: {0}")]
     Unsupported(String),
+    /// A deployment failed; `summary` says at which step and what was restored.
+    #[error("{summary}")]
+    Deployment {
+        /// The target's name.
+        target: String,
+        /// What failed and what was restored, one line.
+        summary: String,
+        /// Whether the previous files were restored.
+        rolled_back: bool,
+    },
+    /// An endpoint serves another certificate than the one expected.
+    #[error("{endpoint} serves certificate {served}, expected {expected}")]
+    PinMismatch {
+        /// `host:port`.
+        endpoint: String,
+        /// SHA-256 fingerprint expected.
+        expected: String,
+        /// SHA-256 fingerprint served.
+        served: String,
+    },
 }
 
 fn join(violations: &[Violation]) -> String {
@@ -181,6 +207,8 @@ impl Error {
             Self::Store(_) => ErrorKind::Store,
             Self::Io { .. } => ErrorKind::Io,
             Self::Unsupported(_) => ErrorKind::Unsupported,
+            Self::Deployment { .. } => ErrorKind::Deployment,
+            Self::PinMismatch { .. } => ErrorKind::PinMismatch,
         }
     }
 

@@ -5,6 +5,7 @@
 //! ([`revocation`]), the inventory ([`inventory`]). New capabilities add a file here.
 
 mod authorities;
+mod deploying;
 mod inventory;
 mod issuing;
 mod policies;

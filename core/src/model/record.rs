@@ -259,6 +259,20 @@ pub enum AuditAction {
     CrlSigned,
     /// A request was refused (policy, CA error).
     Refused,
+    /// A deployment target was created or replaced.
+    TargetSaved,
+    /// A deployment target was removed.
+    TargetRemoved,
+    /// One step of a deployment (precheck, write, config test, reload, pin check, rollback).
+    DeployStep,
+    /// A certificate was deployed to a target and verified.
+    Deployed,
+    /// A deployment failed (rolled back or not).
+    DeployFailed,
+    /// A failed deployment's previous files were restored.
+    RolledBack,
+    /// An endpoint was checked for the certificate it serves.
+    PinChecked,
 }
 
 /// Whether the action succeeded.
