@@ -250,12 +250,12 @@ pub async fn deploy(
         }
     }
     // The server loaded the new files only if the reload ran; otherwise nothing to undo there.
-    if matches!(failed_step, DeployStep::Reload | DeployStep::PinCheck) {
-        if let Some(reload) = &target.reload_command {
-            match run.command(remote.as_ref(), reload).await {
-                Ok(out) => run.ok(DeployStep::RollbackReload, &out),
-                Err(e) => run.step(DeployStep::RollbackReload, false, e.to_string()),
-            }
+    if matches!(failed_step, DeployStep::Reload | DeployStep::PinCheck)
+        && let Some(reload) = &target.reload_command
+    {
+        match run.command(remote.as_ref(), reload).await {
+            Ok(out) => run.ok(DeployStep::RollbackReload, &out),
+            Err(e) => run.step(DeployStep::RollbackReload, false, e.to_string()),
         }
     }
     if let (Some(endpoint), Some(previous)) = (&target.endpoint, &before) {
