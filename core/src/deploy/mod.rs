@@ -216,12 +216,10 @@ pub async fn deploy(
         Written::Local(files) => files.paths().iter().map(|p| p.display().to_string()).collect(),
         Written::Remote(_, files) => files.iter().map(|f| f.path.clone()).collect(),
     };
-    let detail = format!(
-        "{} ({}): {}",
-        writer.format(),
-        target.keep_versions(),
-        run.report.files.join(", ")
-    );
+    // SFTP keeps one previous version remotely (`NAME.certloop.1`).
+    let kept = if remote.is_some() { 1 } else { target.keep_versions() };
+    let detail =
+        format!("{}, {kept} previous kept: {}", writer.format(), run.report.files.join(", "));
     run.ok(DeployStep::Write, &detail);
 
     // 3. and 4.
