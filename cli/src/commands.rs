@@ -244,7 +244,7 @@ async fn issue(certloop: &Certloop, args: IssueArgs, as_json: bool) -> Result<()
     let files = match &args.out {
         Some(dir) if args.keystore.is_pem() => output::write_bundle(dir, &issued)?.files,
         Some(dir) => {
-            crate::deploying::write_issued_keystore(certloop, &issued, dir, &args.keystore)?
+            crate::deploying::write_issued_keystore(certloop, &issued, dir, &args.keystore).await?
         }
         None => Vec::new(),
     };

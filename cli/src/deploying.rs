@@ -135,7 +135,7 @@ pub fn check_issue_args(args: &IssueArgs) -> Result<()> {
 }
 
 /// Write the keystore `--format` asks for into `dir`; returns the files written.
-pub fn write_issued_keystore(
+pub async fn write_issued_keystore(
     certloop: &Certloop,
     issued: &IssuedCertificate,
     dir: &Path,
@@ -166,7 +166,7 @@ pub fn write_issued_keystore(
             namespace: args.namespace.clone(),
         },
     };
-    Ok(certloop.write_keystore(issued, &spec, DEFAULT_KEEP_VERSIONS)?.paths())
+    Ok(certloop.write_keystore(issued, &spec, DEFAULT_KEEP_VERSIONS).await?.paths())
 }
 
 /// A Kubernetes object name from the certificate's common name.

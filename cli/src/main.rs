@@ -203,7 +203,7 @@ pub struct IssueArgs {
     pub count: usize,
     /// Keystore options for --out, and --target.
     #[command(flatten)]
-    pub keystore: deploying::IssueKeystoreArgs,
+    pub keystore: Box<deploying::IssueKeystoreArgs>,
 }
 
 /// `certloop renew`

@@ -571,3 +571,27 @@ async fn sftp_deploy_and_remote_rollback() {
     let err = certloop.deploy(&b.certificate_id, "stranger", None).await.unwrap_err();
     assert!(err.to_string().contains("failed at write"), "{err}");
 }
+
+#[tokio::test]
+async fn precheck_lists_every_problem_of_a_bundle() {
+    let certloop = certloop().await;
+    let a = issue(&certloop, "a.example").await;
+    let b = issue(&certloop, "b.example").await;
+    let good = bundle(&a);
+    deploy::check_bundle(&good, time::OffsetDateTime::now_utc()).unwrap();
+
+    // A's certificate, B's key, the intermediate missing (root only), checked after expiry.
+    let mut bad = bundle(&a);
+    bad.private_key = bundle(&b).private_key;
+    bad.chain.remove(0);
+    let later = inspect_certificate(&bad.certificate).unwrap().not_after + time::Duration::DAY;
+    let err = deploy::check_bundle(&bad, later).unwrap_err().to_string();
+    assert!(err.contains("does not match the certificate"), "{err}");
+    assert!(err.contains("CN=a.example is not signed by the next certificate"), "{err}");
+    assert!(err.contains("CN=a.example is not valid now"), "{err}");
+
+    let mut keyless = bundle(&a);
+    keyless.private_key = None;
+    let err = deploy::check_bundle(&keyless, time::OffsetDateTime::now_utc()).unwrap_err();
+    assert!(err.to_string().contains("no private key"), "{err}");
+}

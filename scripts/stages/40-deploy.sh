@@ -89,3 +89,5 @@ export CERTLOOP_TEST_SSH_PORT="$ssh_port"
 export CERTLOOP_TEST_KEYTOOL=1
 step "cargo test -p certloop --test deploy (nginx, sshd, keytool, openssl)"
 cargo test -p certloop --test deploy --locked -- --test-threads 1
+step "cargo test -p certloop-cli --test deploy_cli (issue --target, deploy, pin-check exit codes)"
+cargo test -p certloop-cli --test deploy_cli --locked -- --test-threads 1

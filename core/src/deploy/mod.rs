@@ -216,12 +216,10 @@ pub async fn deploy(
         Written::Local(files) => files.paths().iter().map(|p| p.display().to_string()).collect(),
         Written::Remote(_, files) => files.iter().map(|f| f.path.clone()).collect(),
     };
-    let detail = format!(
-        "{} ({}): {}",
-        writer.format(),
-        target.keep_versions(),
-        run.report.files.join(", ")
-    );
+    // SFTP keeps one previous version remotely (`NAME.certloop.1`).
+    let kept = if remote.is_some() { 1 } else { target.keep_versions() };
+    let detail =
+        format!("{}, {kept} previous kept: {}", writer.format(), run.report.files.join(", "));
     run.ok(DeployStep::Write, &detail);
 
     // 3. and 4.
@@ -250,12 +248,12 @@ pub async fn deploy(
         }
     }
     // The server loaded the new files only if the reload ran; otherwise nothing to undo there.
-    if matches!(failed_step, DeployStep::Reload | DeployStep::PinCheck) {
-        if let Some(reload) = &target.reload_command {
-            match run.command(remote.as_ref(), reload).await {
-                Ok(out) => run.ok(DeployStep::RollbackReload, &out),
-                Err(e) => run.step(DeployStep::RollbackReload, false, e.to_string()),
-            }
+    if matches!(failed_step, DeployStep::Reload | DeployStep::PinCheck)
+        && let Some(reload) = &target.reload_command
+    {
+        match run.command(remote.as_ref(), reload).await {
+            Ok(out) => run.ok(DeployStep::RollbackReload, &out),
+            Err(e) => run.step(DeployStep::RollbackReload, false, e.to_string()),
         }
     }
     if let (Some(endpoint), Some(previous)) = (&target.endpoint, &before) {

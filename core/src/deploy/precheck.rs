@@ -38,10 +38,11 @@ pub fn check_bundle(bundle: &KeystoreBundle, now: OffsetDateTime) -> Result<()> 
             ));
         }
     }
-    if let Some(top) = all.last() {
-        if chain.is_empty() && top.issuer_dn != top.subject_dn {
-            problems.push(format!("the chain up to {} is missing", top.issuer_dn));
-        }
+    if let Some(top) = all.last()
+        && chain.is_empty()
+        && top.issuer_dn != top.subject_dn
+    {
+        problems.push(format!("the chain up to {} is missing", top.issuer_dn));
     }
     for info in &all {
         if !info.is_valid_at(now) {

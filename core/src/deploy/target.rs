@@ -193,6 +193,26 @@ impl DeployTarget {
                 ));
             }
         }
+        // A relative path would depend on the deploying process's working directory.
+        let local_paths = [
+            ("certPath", &self.cert_path),
+            ("keyPath", &self.key_path),
+            ("chainPath", &self.chain_path),
+            ("keystorePath", &self.keystore_path),
+            ("identityFile", &self.identity_file),
+            ("knownHostsFile", &self.known_hosts_file),
+        ];
+        for (field, path) in local_paths {
+            if path.as_ref().is_some_and(|p| !p.is_absolute()) {
+                problems.push(Violation::new(field, "an absolute path"));
+            }
+        }
+        if self.server_type == ServerType::Generic
+            && let Some(spec) = &self.keystore
+            && spec.paths().iter().any(|p| !p.is_absolute())
+        {
+            problems.push(Violation::new("keystore", "absolute paths for a generic target"));
+        }
         if self.rollback && self.keep_versions() == 0 {
             problems.push(Violation::new("keepVersions", "rollback needs at least 1 kept version"));
         }
@@ -327,10 +347,10 @@ mod tests {
 
     #[test]
     fn missing_fields_are_all_named() {
-        let json = r#"{"name": "t", "type": "tomcat", "keepVersions": 0}"#;
+        let json = r#"{"name": "t", "type": "tomcat", "keepVersions": 0, "identityFile": "id"}"#;
         let target: DeployTarget = serde_json::from_str(json).unwrap();
         let err = target.validate().unwrap_err().to_string();
-        for field in ["keystorePath", "keystorePassword", "keepVersions"] {
+        for field in ["keystorePath", "keystorePassword", "keepVersions", "identityFile"] {
             assert!(err.contains(field), "{err}");
         }
         let typo =

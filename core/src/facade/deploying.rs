@@ -117,7 +117,7 @@ impl Certloop {
     }
 
     /// Write a just-issued certificate (with its generated key) in the format of `spec`.
-    pub fn write_keystore(
+    pub async fn write_keystore(
         &self,
         issued: &IssuedCertificate,
         spec: &KeystoreSpec,

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::{KeystoreBundle, KeystoreFile, KeystoreWriter, check_alias, check_password};
-use crate::crypto::SecretString;
+use crate::crypto::{SecretString, inspect_certificate};
 use crate::error::{Error, Result};
 
 /// keytool refuses store and key passwords shorter than this.
@@ -43,8 +43,13 @@ impl JksWriter {
             |der: &[u8]| jks::Certificate { cert_type: "X.509".to_owned(), content: der.to_vec() };
         let mut certificate_chain = vec![certificate(&bundle.certificate)];
         certificate_chain.extend(bundle.chain.iter().map(|der| certificate(der)));
+        // The entry's date is the certificate's notBefore: deterministic, and no clock is read
+        // below the façade.
+        let not_before = inspect_certificate(&bundle.certificate)?.not_before.unix_timestamp();
+        let creation_time = std::time::UNIX_EPOCH
+            + std::time::Duration::from_secs(u64::try_from(not_before).unwrap_or(0));
         let entry = jks::PrivateKeyEntry {
-            creation_time: std::time::SystemTime::now(),
+            creation_time,
             private_key: key.to_pkcs8_der().to_vec(),
             certificate_chain,
         };

@@ -52,13 +52,13 @@ impl KubernetesSecretWriter {
                 ),
             ));
         }
-        if let Some(namespace) = &self.namespace {
-            if !is_dns_subdomain(namespace, 63) || namespace.contains('.') {
-                return Err(Error::invalid(
-                    "namespace",
-                    format!("{namespace:?} is not a namespace name (lower-case a-z, 0-9, '-')"),
-                ));
-            }
+        if let Some(namespace) = &self.namespace
+            && (!is_dns_subdomain(namespace, 63) || namespace.contains('.'))
+        {
+            return Err(Error::invalid(
+                "namespace",
+                format!("{namespace:?} is not a namespace name (lower-case a-z, 0-9, '-')"),
+            ));
         }
         Ok(self)
     }

@@ -280,6 +280,24 @@ impl KeystoreSpec {
         })
     }
 
+    /// The destination paths this spec names.
+    pub fn paths(&self) -> Vec<&std::path::Path> {
+        match self {
+            Self::Pem {
+                cert_path, chain_path, fullchain_path, key_path, combined_path, ..
+            } => [cert_path, chain_path, fullchain_path, key_path, combined_path]
+                .into_iter()
+                .flatten()
+                .map(PathBuf::as_path)
+                .collect(),
+            Self::Pkcs12 { path, .. }
+            | Self::Jks { path, .. }
+            | Self::KubernetesSecret { path, .. } => {
+                vec![path.as_path()]
+            }
+        }
+    }
+
     /// The secret values of this spec, by field name, for sealing at rest and redaction.
     pub fn secrets_mut(&mut self) -> Vec<(&'static str, &mut SecretString)> {
         match self {

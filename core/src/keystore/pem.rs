@@ -67,10 +67,10 @@ impl PemWriter {
                 format!("{:04o} lets others read the key; use 0600 or 0400", self.key_mode),
             ));
         }
-        if let Some(passphrase) = &self.key_passphrase {
-            if passphrase.expose().is_empty() {
-                return Err(Error::invalid("keyPassphrase", "must not be empty"));
-            }
+        if let Some(passphrase) = &self.key_passphrase
+            && passphrase.expose().is_empty()
+        {
+            return Err(Error::invalid("keyPassphrase", "must not be empty"));
         }
         Ok(self)
     }

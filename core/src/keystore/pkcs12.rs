@@ -81,15 +81,3 @@ impl KeystoreWriter for Pkcs12Writer {
         Ok(vec![KeystoreFile::new(self.path.clone(), self.to_der(bundle)?, 0o600)])
     }
 }
-
-/// Read back a PKCS#12 file: the alias, the PKCS#8 key and the chain.
-#[cfg(test)]
-pub(crate) fn read_pkcs12(der: &[u8], password: &str) -> Result<(String, Vec<u8>, Vec<Vec<u8>>)> {
-    let store = KeyStore::from_pkcs12(der, password, p12_keystore::Pkcs12ImportPolicy::Strict)
-        .map_err(|e| Error::crypto(format!("PKCS#12: {e}")))?;
-    let (alias, chain) = store
-        .private_key_chain()
-        .ok_or_else(|| Error::invalid("keystore", "the PKCS#12 file holds no private key"))?;
-    let certs = chain.certs().iter().map(|c| c.as_der().to_vec()).collect();
-    Ok((alias.to_owned(), chain.key().as_der().to_vec(), certs))
-}
