@@ -18,6 +18,9 @@ pub const CA_ERROR: u8 = 5;
 pub const IO: u8 = 6;
 /// The object exists already, or is in a state that forbids the operation.
 pub const CONFLICT: u8 = 7;
+/// The order was kept and waits for manual domain control validation
+/// (`certloop order show|resume <id>`).
+pub const PENDING_VALIDATION: u8 = 10;
 
 /// The exit code for an error kind.
 pub fn for_kind(kind: ErrorKind) -> u8 {
@@ -28,6 +31,7 @@ pub fn for_kind(kind: ErrorKind) -> u8 {
         ErrorKind::Ca => CA_ERROR,
         ErrorKind::Io => IO,
         ErrorKind::AlreadyExists | ErrorKind::InvalidState => CONFLICT,
+        ErrorKind::PendingValidation => PENDING_VALIDATION,
         _ => FAILURE,
     }
 }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod acme;
 mod commands;
 mod exit;
 mod output;
@@ -93,6 +94,12 @@ pub enum Command {
         #[arg(long)]
         limit: Option<u32>,
     },
+    /// ACME accounts.
+    #[command(subcommand)]
+    Acme(acme::AcmeCommand),
+    /// Orders kept for manual domain control validation.
+    #[command(subcommand)]
+    Order(acme::OrderCommand),
 }
 
 /// `certloop ca ...`

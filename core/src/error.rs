@@ -54,6 +54,8 @@ pub enum ErrorKind {
     Io,
     /// The operation is not supported by this connector or build.
     Unsupported,
+    /// An order waits for a person to complete domain control validation.
+    PendingValidation,
 }
 
 impl ErrorKind {
@@ -70,6 +72,7 @@ impl ErrorKind {
             Self::Store => "STORE_ERROR",
             Self::Io => "IO_ERROR",
             Self::Unsupported => "UNSUPPORTED",
+            Self::PendingValidation => "PENDING_VALIDATION",
         }
     }
 }
@@ -136,6 +139,15 @@ pub enum Error {
     /// Not supported by this connector or build.
     #[error("not supported: {0}")]
     Unsupported(String),
+    /// The order was kept, waiting for a person to complete domain control validation; resume
+    /// it with `certloop order resume <order_id>`.
+    #[error("order {order_id} is pending manual validation\n{instructions}")]
+    PendingValidation {
+        /// The pending order's id.
+        order_id: String,
+        /// What the person must do.
+        instructions: String,
+    },
 }
 
 fn join(violations: &[Violation]) -> String {
@@ -181,6 +193,7 @@ impl Error {
             Self::Store(_) => ErrorKind::Store,
             Self::Io { .. } => ErrorKind::Io,
             Self::Unsupported(_) => ErrorKind::Unsupported,
+            Self::PendingValidation { .. } => ErrorKind::PendingValidation,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod ca;
 pub mod clock;
 pub mod crypto;
 pub mod csr;
+pub mod dcv;
 pub mod error;
 pub mod lifecycle;
 pub mod model;
@@ -21,3 +22,4 @@ pub use error::{Error, ErrorKind, Result, Violation};
 mod facade;
 
 pub use facade::{CaSummary, Certloop, DefaultSetup, DueRenewal, defaults};
+pub use facade::{AcmeAccountSummary, OrderStatus, PendingOrder};

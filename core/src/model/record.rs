@@ -259,6 +259,10 @@ pub enum AuditAction {
     CrlSigned,
     /// A request was refused (policy, CA error).
     Refused,
+    /// An ACME account was registered.
+    AcmeAccountRegistered,
+    /// An order was kept, waiting for manual domain control validation.
+    ValidationPending,
 }
 
 /// Whether the action succeeded.
