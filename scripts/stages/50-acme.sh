@@ -55,6 +55,7 @@ write_config() { # FILE ACME_PORT MGMT_PORT HTTP_PORT EAB_REQUIRED
   "certificate": "$work/tls.pem", "privateKey": "$work/tls.key",
   "httpPort": $4, "tlsPort": $(free_port), "ocspResponderURL": "",
   "externalAccountBindingRequired": $5, "domainBlocklist": ["blocked.certloop.test"],
+  "certificateValidityPeriod": 7776000,
   "externalAccountMACKeys": {"kid-1": "$eab_key"}}}
 JSON
 }

@@ -224,7 +224,14 @@ impl Certloop {
             csr: None,
             attributes: crate::model::CertificateAttributes {
                 subject: info.subject.clone(),
-                ttl: Some(crate::model::Ttl::from_seconds(u64::try_from(lifetime).unwrap_or(1))),
+                // An ACME CA sets the lifetime itself; asking for the old one would only trip
+                // the template when the CA issues longer than it allows.
+                ttl: match context.acme {
+                    Some(_) => None,
+                    None => Some(crate::model::Ttl::from_seconds(
+                        u64::try_from(lifetime).unwrap_or(1),
+                    )),
+                },
                 key_algorithm: previous.key_algorithm,
                 key_usages: Some(info.key_usages.clone()),
                 extended_key_usages: Some(info.extended_key_usages.clone()),
