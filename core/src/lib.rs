@@ -21,5 +21,5 @@ pub mod store;
 pub use error::{Error, ErrorKind, Result, Violation};
 mod facade;
 
-pub use facade::{CaSummary, Certloop, DefaultSetup, DueRenewal, defaults};
 pub use facade::{AcmeAccountSummary, OrderStatus, PendingOrder};
+pub use facade::{CaSummary, Certloop, DefaultSetup, DueRenewal, defaults};

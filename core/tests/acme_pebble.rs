@@ -121,10 +121,8 @@ async fn http01_webroot_issue_renew_revoke() {
     let certloop = open(dir.path()).await;
     acme_profile(&certloop, "le", &env.directory, &env, webroot_solver(&env)).await;
 
-    let issued = certloop
-        .issue(request("le", &[SubjectAltName::dns("web.certloop.test")]))
-        .await
-        .unwrap();
+    let issued =
+        certloop.issue(request("le", &[SubjectAltName::dns("web.certloop.test")])).await.unwrap();
     openssl_verify(&env, &issued.certificate, &issued.certificate_chain);
     assert!(issued.private_key.is_some(), "the library generated the key");
     let record = certloop.show(&issued.certificate_id).await.unwrap();
@@ -159,7 +157,8 @@ async fn dns01_wildcard_through_the_hook() {
     let certloop = open(dir.path()).await;
     let solver = serde_json::json!({"solver": {"type": "dns01-hook", "command": env.dns_hook}});
     acme_profile(&certloop, "dns", &env.directory, &env, solver).await;
-    let names = [SubjectAltName::dns("*.wild.certloop.test"), SubjectAltName::dns("wild.certloop.test")];
+    let names =
+        [SubjectAltName::dns("*.wild.certloop.test"), SubjectAltName::dns("wild.certloop.test")];
     let issued = certloop.issue(request("dns", &names)).await.unwrap();
     openssl_verify(&env, &issued.certificate, &issued.certificate_chain);
     let record = certloop.show(&issued.certificate_id).await.unwrap();

@@ -153,9 +153,7 @@ impl SolverConfig {
                 })?;
                 Some(Box::new(StandaloneHttpSolver::new(addr)))
             }
-            Self::Dns01Hook { command } => {
-                Some(Box::new(CommandDnsHook::new(command.clone())?))
-            }
+            Self::Dns01Hook { command } => Some(Box::new(CommandDnsHook::new(command.clone())?)),
             Self::Manual => None,
         })
     }

@@ -102,7 +102,9 @@ async fn serve(mut stream: TcpStream, tokens: Tokens) {
             body.len(),
             if method == "HEAD" { "" } else { body.as_str() }
         ),
-        None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned(),
+        None => {
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+        }
     };
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;

@@ -228,7 +228,8 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let solver = HttpFileSolver::new(root.path(), TokenLocation::AcmeChallenge);
         let path = solver.write_token("abc_DEF-1", "abc_DEF-1.thumb").unwrap();
-        let expected = root.path().canonicalize().unwrap().join(".well-known/acme-challenge/abc_DEF-1");
+        let expected =
+            root.path().canonicalize().unwrap().join(".well-known/acme-challenge/abc_DEF-1");
         assert_eq!(path, expected);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "abc_DEF-1.thumb");
         solver.remove_token("abc_DEF-1").unwrap();

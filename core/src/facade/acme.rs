@@ -144,7 +144,9 @@ impl Certloop {
     async fn acme_config(&self, profile: &str) -> Result<AcmeIssuerConfig> {
         match self.get_profile(profile).await?.issuer {
             ProfileIssuer::Acme(config) => Ok(config),
-            _ => Err(Error::invalid("profile", format!("profile {profile} does not issue via ACME"))),
+            _ => {
+                Err(Error::invalid("profile", format!("profile {profile} does not issue via ACME")))
+            }
         }
     }
 
@@ -257,7 +259,8 @@ impl Certloop {
         let id = uuid::Uuid::new_v4().to_string();
         let sealed_key = match waiting.generated_key {
             Some(key) => Some(
-                BASE64.encode(self.inner.sealer.seal(&key.to_pkcs8_der(), &order_key_context(&id))?),
+                BASE64
+                    .encode(self.inner.sealer.seal(&key.to_pkcs8_der(), &order_key_context(&id))?),
             ),
             None => None,
         };
@@ -341,7 +344,8 @@ impl Certloop {
         };
         let generated_key = match &stored.sealed_key {
             Some(sealed) => {
-                let sealed = BASE64.decode(sealed).map_err(|e| Error::store(format!("order {id}: {e}")))?;
+                let sealed =
+                    BASE64.decode(sealed).map_err(|e| Error::store(format!("order {id}: {e}")))?;
                 let der = self.inner.sealer.open(&sealed, &order_key_context(id))?;
                 Some(Arc::new(PrivateKey::from_pkcs8_der(&der)?))
             }

@@ -228,9 +228,9 @@ impl Certloop {
                 // the template when the CA issues longer than it allows.
                 ttl: match context.acme {
                     Some(_) => None,
-                    None => Some(crate::model::Ttl::from_seconds(
-                        u64::try_from(lifetime).unwrap_or(1),
-                    )),
+                    None => {
+                        Some(crate::model::Ttl::from_seconds(u64::try_from(lifetime).unwrap_or(1)))
+                    }
                 },
                 key_algorithm: previous.key_algorithm,
                 key_usages: Some(info.key_usages.clone()),

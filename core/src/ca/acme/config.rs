@@ -122,9 +122,10 @@ impl AcmeIssuerConfig {
         {
             return Err(Error::invalid("issuer.maxAttempts", "use 1 to 10"));
         }
-        for (field, value) in
-            [("issuer.timeoutSecs", self.timeout_secs), ("issuer.validationTimeoutSecs", self.validation_timeout_secs)]
-        {
+        for (field, value) in [
+            ("issuer.timeoutSecs", self.timeout_secs),
+            ("issuer.validationTimeoutSecs", self.validation_timeout_secs),
+        ] {
             if let Some(secs) = value
                 && !(1..=3600).contains(&secs)
             {

@@ -122,9 +122,8 @@ fn builder(config: &AcmeIssuerConfig) -> Result<instant_acme::AccountBuilder> {
                     format!("{} is not a readable PEM file", path.display()),
                 ));
             }
-            Account::builder_with_root(path).map_err(|e| {
-                Error::invalid("issuer.caRoots", format!("{}: {e}", path.display()))
-            })
+            Account::builder_with_root(path)
+                .map_err(|e| Error::invalid("issuer.caRoots", format!("{}: {e}", path.display())))
         }
         None => Account::builder().map_err(|e| Error::ca(format!("HTTP client: {e}"))),
     }
@@ -241,9 +240,8 @@ impl AcmeConnector {
     /// Complete an order left pending for manual validation: tell the CA to check each
     /// pending challenge, wait for the result, finalize with `csr_der`, download the chain.
     pub async fn resume(&self, order_url: &str, csr_der: &[u8]) -> Result<Issued> {
-        let mut order = self
-            .retry("order lookup", || self.account.account.order(order_url.to_owned()))
-            .await?;
+        let mut order =
+            self.retry("order lookup", || self.account.account.order(order_url.to_owned())).await?;
         let status = order.state().status;
         if status == OrderStatus::Invalid {
             return Err(order_problem(&mut order, "the order is invalid"));
@@ -388,9 +386,10 @@ impl AcmeConnector {
             if authz.status != AuthorizationStatus::Pending {
                 continue;
             }
-            let Some(mine) = challenges.iter().find(|c| {
-                authz.challenges.iter().any(|offered| offered.token == c.token)
-            }) else {
+            let Some(mine) = challenges
+                .iter()
+                .find(|c| authz.challenges.iter().any(|offered| offered.token == c.token))
+            else {
                 continue;
             };
             let Some(mut handle) = authz.challenge(acme_type(mine.kind)) else { continue };
@@ -525,10 +524,8 @@ impl CaConnector for AcmeConnector {
     }
 
     async fn issue(&self, order: &CertificateOrder) -> Result<Issued> {
-        let csr = order
-            .csr
-            .as_ref()
-            .ok_or_else(|| Error::invalid("csr", "an ACME order needs a CSR"))?;
+        let csr =
+            order.csr.as_ref().ok_or_else(|| Error::invalid("csr", "an ACME order needs a CSR"))?;
         match self.order(order, &csr.der, None).await? {
             AcmeOutcome::Issued(issued) => Ok(issued),
             AcmeOutcome::Pending { order_url, instructions } => Err(Error::PendingValidation {
@@ -612,13 +609,19 @@ fn backoff(attempt: u32) -> Duration {
 
 /// A timeout result flattened into our error.
 fn flatten<T>(
-    result: std::result::Result<std::result::Result<T, instant_acme::Error>, tokio::time::error::Elapsed>,
+    result: std::result::Result<
+        std::result::Result<T, instant_acme::Error>,
+        tokio::time::error::Elapsed,
+    >,
     timeout: Duration,
     what: &str,
 ) -> Result<T> {
     match result {
         Ok(inner) => inner.map_err(map_acme),
-        Err(_) => Err(Error::Ca { message: format!("ACME {what} timed out after {timeout:?}"), retryable: true }),
+        Err(_) => Err(Error::Ca {
+            message: format!("ACME {what} timed out after {timeout:?}"),
+            retryable: true,
+        }),
     }
 }
 
