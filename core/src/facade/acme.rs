@@ -143,7 +143,7 @@ impl Certloop {
 
     async fn acme_config(&self, profile: &str) -> Result<AcmeIssuerConfig> {
         match self.get_profile(profile).await?.issuer {
-            ProfileIssuer::Acme(config) => Ok(config),
+            ProfileIssuer::Acme(config) => Ok(*config),
             _ => {
                 Err(Error::invalid("profile", format!("profile {profile} does not issue via ACME")))
             }

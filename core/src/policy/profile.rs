@@ -69,7 +69,7 @@ pub enum ProfileIssuer {
     /// Each certificate signs itself.
     SelfSigned,
     /// An ACME CA (RFC 8555): `{"type": "acme", "directoryUrl": "...", "solver": {...}}`.
-    Acme(crate::ca::acme::AcmeIssuerConfig),
+    Acme(Box<crate::ca::acme::AcmeIssuerConfig>),
 }
 
 /// How certificates are requested under a profile; `"API"` on the wire.

@@ -698,7 +698,7 @@ pub fn ari_certificate_id(certificate_pem: &str) -> Result<Option<CertificateIde
 
 fn hex_decode(hex: &str) -> Result<Vec<u8>> {
     let clean: Vec<u8> = hex.bytes().filter(|b| *b != b':').collect();
-    if clean.len() % 2 != 0 {
+    if !clean.len().is_multiple_of(2) {
         return Err(Error::invalid("serialNumber", format!("odd-length hex {hex:?}")));
     }
     clean
