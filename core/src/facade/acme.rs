@@ -278,7 +278,7 @@ impl Certloop {
             created_at: now,
             updated_at: now,
         };
-        let message = order.instructions.to_string();
+        let message = order.instructions.to_string().replace("<order id>", &id);
         let stored = StoredOrder {
             order,
             request: waiting.request.clone(),

@@ -21,7 +21,7 @@ const DEFAULT_MAX_ATTEMPTS: u32 = 4;
 /// ACME issuer settings. Holds no secret: the EAB HMAC key is read from a file or an
 /// environment variable when the account is registered, and never stored.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcmeIssuerConfig {
     /// The directory URL, e.g. `https://acme-v02.api.letsencrypt.org/directory`.
     pub directory_url: String,
@@ -162,5 +162,59 @@ impl AcmeIssuerConfig {
         let digest = ring::digest::digest(&ring::digest::SHA256, material.as_bytes());
         let hex: String = digest.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect();
         format!("acme-{hex}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::{CertificateProfile, ProfileIssuer};
+
+    fn profile(issuer: serde_json::Value) -> Result<CertificateProfile, serde_json::Error> {
+        serde_json::from_value(serde_json::json!({
+            "slug": "le", "templateId": "tls-server", "issuer": issuer,
+        }))
+    }
+
+    #[test]
+    fn issue_example_profile_parses_and_round_trips() {
+        let parsed = profile(serde_json::json!({
+            "type": "acme", "directoryUrl": "https://127.0.0.1:14000/dir",
+            "caRoots": "pebble-tls.pem", "email": "ops@acme.com",
+            "eab": {"kid": "kid-1", "hmacKeyEnv": "EAB_KEY"},
+            "solver": {"type": "http01-webroot", "path": "/var/www/html"},
+        }))
+        .unwrap();
+        let ProfileIssuer::Acme(config) = &parsed.issuer else { panic!("not ACME") };
+        assert!(config.terms_of_service_agreed);
+        config.validate().unwrap();
+        let again: CertificateProfile =
+            serde_json::from_value(serde_json::to_value(&parsed).unwrap()).unwrap();
+        assert_eq!(again, parsed);
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_named() {
+        let typo = profile(serde_json::json!({"type": "acme", "directoryURL": "https://x/dir"}));
+        assert!(typo.unwrap_err().to_string().contains("directoryURL"));
+        let bad = profile(serde_json::json!({"type": "acme", "directoryUrl": "ftp://x"})).unwrap();
+        let err = bad.validate_definition().unwrap_err();
+        assert!(err.to_string().contains("issuer.directoryUrl"), "{err}");
+        let relative = profile(serde_json::json!({"type": "acme", "directoryUrl": "https://x/d",
+            "solver": {"type": "dns01-hook", "command": "hook.sh"}}))
+        .unwrap();
+        let err = relative.validate_definition().unwrap_err();
+        assert!(err.to_string().contains("issuer.solver.command"), "{err}");
+    }
+
+    #[test]
+    fn eab_key_comes_from_the_environment_or_a_file_never_the_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("eab.key");
+        std::fs::write(&file, "c2VjcmV0\n").unwrap();
+        let eab =
+            super::EabConfig { kid: "k".into(), hmac_key_file: Some(file), hmac_key_env: None };
+        assert_eq!(eab.hmac_key().unwrap().as_slice(), b"secret");
+        let neither = super::EabConfig { kid: "k".into(), hmac_key_file: None, hmac_key_env: None };
+        assert!(neither.hmac_key().unwrap_err().to_string().contains("issuer.eab"));
     }
 }
