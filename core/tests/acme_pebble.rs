@@ -128,11 +128,6 @@ async fn http01_webroot_issue_renew_revoke() {
     let record = certloop.show(&issued.certificate_id).await.unwrap();
     assert_eq!(record.alt_names, vec![SubjectAltName::dns("web.certloop.test")]);
     assert_eq!(pebble_status(&env, &issued.serial_number), "Valid");
-    // The token file was cleaned up.
-    let challenge_dir = env.webroot.join(".well-known/acme-challenge");
-    let left: Vec<_> = std::fs::read_dir(&challenge_dir).map(|d| d.count()).into_iter().collect();
-    assert!(left.iter().all(|n| *n == 0) || left.is_empty(), "tokens left: {left:?}");
-
     // The account is reused: one stored account for this directory.
     assert_eq!(certloop.acme_accounts().await.unwrap().len(), 1);
 
@@ -249,6 +244,37 @@ async fn symlinked_challenge_dir_is_refused_and_falls_back() {
     assert_eq!(err.kind(), ErrorKind::PendingValidation, "{err}");
     assert!(err.to_string().contains("outside the web root"), "{err}");
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing written outside");
+}
+
+#[tokio::test]
+async fn unreachable_web_server_falls_back_to_manual() {
+    let Some(env) = env() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let certloop = open(dir.path()).await;
+    // The web root is fine but the self-check reaches no server: "server not reachable".
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let solver = serde_json::json!({"solver": {"type": "http01-webroot", "path": env.webroot,
+        "selfCheck": {"connectTo": dead.to_string(), "timeoutSecs": 2}}});
+    acme_profile(&certloop, "unreachable", &env.directory, &env, solver).await;
+    let err = certloop
+        .issue(request("unreachable", &[SubjectAltName::dns("dark.certloop.test")]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PendingValidation, "{err}");
+    assert!(
+        err.to_string().contains("self-check") || err.to_string().contains(&dead.to_string()),
+        "{err}"
+    );
+    let orders = certloop.list_orders().await.unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].names, vec!["dark.certloop.test".to_owned()]);
+    // The token written for the self-check was removed again.
+    let token_dir = env.webroot.join(".well-known/acme-challenge");
+    let token = match &orders[0].instructions.steps[0] {
+        certloop::dcv::ManualStep::HttpFile { path, .. } => env.webroot.join(path),
+        other => panic!("expected an HTTP file step: {other:?}"),
+    };
+    assert!(token.starts_with(&token_dir) && !token.exists(), "{}", token.display());
 }
 
 #[tokio::test]

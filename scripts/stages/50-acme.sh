@@ -91,10 +91,11 @@ export CERTLOOP_CHALLTESTSRV="http://127.0.0.1:$chall_mgmt"
 export CERTLOOP_ACME_DNS_HOOK="$PWD/core/tests/fixtures/dns-hook-challtestsrv.py"
 
 step "cargo test --test acme_pebble (real Pebble)"
-cargo test -p certloop --locked --test acme_pebble -- --test-threads=4
+# --workspace: the same feature set as scripts/test's build, so nothing is rebuilt.
+cargo test --workspace --locked --test acme_pebble -- --test-threads=4
 
 step "CLI: manual validation -> exit 10 -> show -> resume -> openssl verify"
-cargo build -p certloop-cli --locked -q
+cargo build --workspace --locked --bins -q
 cli="$PWD/target/debug/certloop"
 home="$work/cli-home"
 "$cli" --home "$home" init >/dev/null
