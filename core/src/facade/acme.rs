@@ -105,6 +105,15 @@ struct StoredOrder {
     sealed_key: Option<String>,
 }
 
+/// A renewal window as stored, with the certificate it belongs to.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeptWindow {
+    certificate: String,
+    #[serde(flatten)]
+    window: RenewalWindow,
+}
+
 fn order_key_context(order_id: &str) -> Vec<u8> {
     format!("certloop/acme-order-key/{order_id}").into_bytes()
 }
@@ -235,8 +244,8 @@ impl Certloop {
                 return;
             }
         };
-        if let Err(e) = self.put_typed(ACME_RENEWAL, certificate_id, certificate_id, &window).await
-        {
+        let kept = KeptWindow { certificate: certificate_id.to_owned(), window };
+        if let Err(e) = self.put_typed(ACME_RENEWAL, certificate_id, certificate_id, &kept).await {
             tracing::warn!(certificate_id, error = %e, "cannot store ACME renewal information");
         }
     }
@@ -245,11 +254,17 @@ impl Certloop {
     /// offered one. Renew at a random point inside it.
     pub async fn acme_renewal_window(&self, id: &str) -> Result<Option<RenewalWindow>> {
         let record = self.show(id).await?;
-        match self.get_typed(ACME_RENEWAL, &record.certificate_id).await {
-            Ok(window) => Ok(Some(window)),
+        match self.get_typed::<KeptWindow>(ACME_RENEWAL, &record.certificate_id).await {
+            Ok(kept) => Ok(Some(kept.window)),
             Err(Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Every kept renewal window, by certificate id.
+    pub(super) async fn acme_renewal_windows(&self) -> Result<HashMap<String, RenewalWindow>> {
+        let stored: Vec<KeptWindow> = self.list_typed(ACME_RENEWAL).await?;
+        Ok(stored.into_iter().map(|k| (k.certificate, k.window)).collect())
     }
 
     // ---- orders pending manual validation -----------------------------------------------------

@@ -34,6 +34,7 @@ use crate::crypto;
 use crate::dcv::{Challenge, ChallengeKind, ChallengeSolver, ManualInstructions, ManualStep};
 use crate::error::{Error, Result};
 use crate::model::{CertificateRecord, RevocationReason, SubjectAltName};
+use crate::policy::RenewalCheck;
 
 /// An ACME account, usable by connectors; cheap to clone.
 #[derive(Clone)]
@@ -158,6 +159,48 @@ pub struct RenewalWindow {
     pub explanation_url: Option<String>,
     /// The ARI certificate identifier (`base64url(AKI).base64url(serial)`).
     pub certificate_id: String,
+}
+
+impl RenewalWindow {
+    /// The instant to renew at: a point inside the window (RFC 9773 §4.2 asks for a uniformly
+    /// random one), derived from the certificate identifier so that every sweep picks the same
+    /// point and a fleet of certificates spreads over the window.
+    pub fn renew_at(&self) -> OffsetDateTime {
+        let span = (self.end - self.start).max(time::Duration::ZERO);
+        let digest = ring::digest::digest(&ring::digest::SHA256, self.certificate_id.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest.as_ref()[..8]);
+        let fraction = u64::from_be_bytes(first) as f64 / u64::MAX as f64;
+        self.start + span * fraction
+    }
+
+    /// Why renewal is due at `now`, once [`RenewalWindow::renew_at`] has passed.
+    pub fn due_message(&self, now: OffsetDateTime) -> Option<String> {
+        let at = self.renew_at();
+        (now >= at).then(|| {
+            format!(
+                "the CA suggests renewing between {} and {} (picked {at}){}",
+                self.start,
+                self.end,
+                self.explanation_url.as_deref().map(|u| format!("; see {u}")).unwrap_or_default()
+            )
+        })
+    }
+}
+
+/// The CA's suggested window as a named renewal check (`acmeRenewalInfo`).
+impl RenewalCheck for RenewalWindow {
+    fn name(&self) -> &'static str {
+        "acmeRenewalInfo"
+    }
+
+    fn due_at(&self, _record: &CertificateRecord) -> Option<OffsetDateTime> {
+        Some(self.renew_at())
+    }
+
+    fn evaluate(&self, _record: &CertificateRecord, now: OffsetDateTime) -> Option<String> {
+        self.due_message(now)
+    }
 }
 
 /// The ACME connector.
@@ -727,6 +770,27 @@ mod tests {
         }
         let id = format!("{}.{}", URL_SAFE_NO_PAD.encode(aki), URL_SAFE_NO_PAD.encode(serial));
         assert_eq!(id, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+    }
+
+    #[test]
+    fn renewal_window_picks_a_stable_point_inside_it() {
+        let start = time::macros::datetime!(2026-01-01 0:00 UTC);
+        let window = |id: &str| RenewalWindow {
+            start,
+            end: start + time::Duration::days(2),
+            explanation_url: None,
+            certificate_id: id.to_owned(),
+        };
+        let (a, b) = (window("aYhb.AIdlQyE"), window("other.AQ"));
+        for w in [&a, &b] {
+            assert!(w.renew_at() >= w.start && w.renew_at() <= w.end);
+            assert_eq!(w.renew_at(), w.renew_at());
+        }
+        assert_ne!(a.renew_at(), b.renew_at(), "certificates spread over the window");
+        let at = a.renew_at();
+        assert!(a.due_message(at - time::Duration::SECOND).is_none());
+        let why = a.due_message(at).unwrap();
+        assert!(why.contains("the CA suggests"), "{why}");
     }
 
     #[test]
