@@ -669,7 +669,7 @@ fn flatten<T>(
 }
 
 /// ACME problem types (RFC 8555 §6.7) worth retrying; all others are terminal.
-const RETRYABLE_PROBLEMS: &[&str] = &["badNonce", "rateLimited", "serverInternal", "connection"];
+const RETRYABLE_PROBLEMS: &[&str] = &["badNonce", "rateLimited", "serverInternal"];
 
 /// An instant-acme error as ours, keeping the problem document whole.
 fn map_acme(error: instant_acme::Error) -> Error {
