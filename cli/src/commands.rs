@@ -62,8 +62,17 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Target(command) => crate::deploying::target(&certloop, command, as_json).await,
         Command::Deploy(args) => crate::deploying::deploy(&certloop, args, as_json).await,
         Command::PinCheck(args) => crate::deploying::pin_check(&certloop, args, as_json).await,
+
+        Command::Acme(command) => crate::acme::acme(&certloop, command, as_json).await,
+        Command::Order(command) => crate::acme::order(&certloop, command, as_json).await,
         Command::Show { id } => {
-            let record = certloop.show(&id).await?;
+            let record = match certloop.show(&id).await {
+                Err(Error::NotFound { .. }) if certloop.get_order(&id).await.is_ok() => {
+                    // An order pending manual validation has no certificate yet.
+                    return crate::acme::show_order(&certloop.get_order(&id).await?, as_json);
+                }
+                other => other?,
+            };
             if as_json {
                 return json(&record);
             }

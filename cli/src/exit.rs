@@ -23,6 +23,10 @@ pub const DEPLOYMENT_FAILED: u8 = 8;
 /// The endpoint serves another certificate than the one expected (pinning mismatch).
 pub const PIN_MISMATCH: u8 = 9;
 
+/// The order was kept and waits for manual domain control validation
+/// (`certloop order show|resume <id>`).
+pub const PENDING_VALIDATION: u8 = 10;
+
 /// The exit code for an error kind.
 pub fn for_kind(kind: ErrorKind) -> u8 {
     match kind {
@@ -34,6 +38,8 @@ pub fn for_kind(kind: ErrorKind) -> u8 {
         ErrorKind::AlreadyExists | ErrorKind::InvalidState => CONFLICT,
         ErrorKind::Deployment => DEPLOYMENT_FAILED,
         ErrorKind::PinMismatch => PIN_MISMATCH,
+
+        ErrorKind::PendingValidation => PENDING_VALIDATION,
         _ => FAILURE,
     }
 }

@@ -9,6 +9,7 @@
 
 #[macro_use]
 mod output;
+mod acme;
 mod commands;
 mod deploying;
 mod exit;
@@ -106,6 +107,13 @@ pub enum Command {
     /// Check that an endpoint serves a certificate (SHA-256 fingerprint). Exit code 9 when it
     /// serves another one.
     PinCheck(deploying::PinCheckArgs),
+
+    /// ACME accounts.
+    #[command(subcommand)]
+    Acme(acme::AcmeCommand),
+    /// Orders kept for manual domain control validation.
+    #[command(subcommand)]
+    Order(acme::OrderCommand),
 }
 
 /// `certloop ca ...`

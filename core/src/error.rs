@@ -58,6 +58,9 @@ pub enum ErrorKind {
     Deployment,
     /// An endpoint serves another certificate than the one expected.
     PinMismatch,
+
+    /// An order waits for a person to complete domain control validation.
+    PendingValidation,
 }
 
 impl ErrorKind {
@@ -76,6 +79,8 @@ impl ErrorKind {
             Self::Unsupported => "UNSUPPORTED",
             Self::Deployment => "DEPLOYMENT_FAILED",
             Self::PinMismatch => "PIN_MISMATCH",
+
+            Self::PendingValidation => "PENDING_VALIDATION",
         }
     }
 }
@@ -162,6 +167,16 @@ pub enum Error {
         /// SHA-256 fingerprint served.
         served: String,
     },
+
+    /// The order was kept, waiting for a person to complete domain control validation; resume
+    /// it with `certloop order resume <order_id>`.
+    #[error("order {order_id} is pending manual validation\n{instructions}")]
+    PendingValidation {
+        /// The pending order's id.
+        order_id: String,
+        /// What the person must do.
+        instructions: String,
+    },
 }
 
 fn join(violations: &[Violation]) -> String {
@@ -209,6 +224,8 @@ impl Error {
             Self::Unsupported(_) => ErrorKind::Unsupported,
             Self::Deployment { .. } => ErrorKind::Deployment,
             Self::PinMismatch { .. } => ErrorKind::PinMismatch,
+
+            Self::PendingValidation { .. } => ErrorKind::PendingValidation,
         }
     }
 

@@ -12,6 +12,8 @@ pub mod clock;
 pub mod crypto;
 pub mod csr;
 pub mod deploy;
+
+pub mod dcv;
 pub mod error;
 pub mod keystore;
 pub mod lifecycle;
@@ -22,4 +24,5 @@ pub mod store;
 pub use error::{Error, ErrorKind, Result, Violation};
 mod facade;
 
+pub use facade::{AcmeAccountSummary, OrderStatus, PendingOrder};
 pub use facade::{CaSummary, Certloop, DefaultSetup, DueRenewal, defaults};

@@ -5,6 +5,7 @@
 //! already applied policy and checked the CSR's proof of possession when a connector sees an
 //! order.
 
+pub mod acme;
 mod internal;
 mod lint;
 mod params;

@@ -44,11 +44,16 @@ impl Certloop {
             ..CertificateQuery::default()
         };
         let mut due = Vec::new();
+        // RFC 9773: ACME CAs' suggested windows, one query for all of them.
+        let mut windows = self.acme_renewal_windows().await?;
         for record in self.list(&query).await? {
             if !record.auto_renew || record.renewed_by.is_some() {
                 continue;
             }
-            let chain = RenewalChain::default_for(record.renew_before_days);
+            let mut chain = RenewalChain::default_for(record.renew_before_days);
+            if let Some(window) = windows.remove(&record.certificate_id) {
+                chain = chain.with(window);
+            }
             if let Some(reason) = chain.renewal_due(&record, now) {
                 due.push(DueRenewal { certificate: record, reason });
             }

@@ -1,6 +1,8 @@
 //! Issuance and renewal: one approval path, then the connector, then one store transaction.
 
+use super::acme;
 use super::*;
+use crate::ca::acme::{AcmeConnector, AcmeOutcome};
 
 impl Certloop {
     // ---- issuance ---------------------------------------------------------------------------
@@ -55,9 +57,10 @@ impl Certloop {
     }
 
     /// Everything a request needs from its profile, resolved once per batch.
-    async fn issue_context(&self, profile_id: &str) -> Result<IssueContext> {
+    pub(super) async fn issue_context(&self, profile_id: &str) -> Result<IssueContext> {
         let profile = self.get_profile(profile_id).await?;
         let template = self.get_template(&profile.template_id).await?;
+        let mut acme = None;
         let (connector, ca): (Arc<dyn CaConnector>, Option<Arc<InternalCa>>) = match &profile.issuer
         {
             ProfileIssuer::InternalCa { ca_id } => {
@@ -65,8 +68,13 @@ impl Certloop {
                 (ca.clone(), Some(ca))
             }
             ProfileIssuer::SelfSigned => (Arc::new(SelfSignedIssuer), None),
+            ProfileIssuer::Acme(config) => {
+                let connector = self.acme_connector(config).await?;
+                acme = Some(connector.clone());
+                (connector, None)
+            }
         };
-        Ok(IssueContext { profile, template, connector, ca })
+        Ok(IssueContext { profile, template, connector, ca, acme })
     }
 
     /// Approve, sign and build the record for one request; nothing is stored yet.
@@ -94,16 +102,56 @@ impl Certloop {
             };
             order.csr = Some(self.inner.csr_builder.build(key, &spec)?);
         }
-        let issued: Issued = match renewed {
-            Some(previous) => context.connector.renew(previous, &order).await?,
-            None => context.connector.issue(&order).await?,
+        let issued: Issued = match (&context.acme, renewed) {
+            (Some(acme), _) => {
+                let csr = order.csr.as_ref().ok_or_else(|| Error::invalid("csr", "no CSR"))?;
+                match acme.order(&order, &csr.der, renewed).await? {
+                    AcmeOutcome::Issued(issued) => issued,
+                    AcmeOutcome::Pending { order_url, instructions } => {
+                        let waiting = acme::Waiting {
+                            request,
+                            profile_id: &context.profile.id,
+                            names: order.alt_names.iter().map(|n| n.value.clone()).collect(),
+                            csr_pem: csr.pem.clone(),
+                            generated_key: generated_key.as_deref(),
+                            renewed_from: renewed.map(|r| r.certificate_id.clone()),
+                            order_url,
+                            instructions,
+                        };
+                        return Err(self.keep_pending(waiting).await?);
+                    }
+                }
+            }
+            (None, Some(previous)) => context.connector.renew(previous, &order).await?,
+            (None, None) => context.connector.issue(&order).await?,
         };
+        let signed =
+            self.record_issued(context, request, &issued, generated_key, csr_pem, renewed, now)?;
+        if let Some(acme) = &context.acme {
+            let record = &signed.0.record;
+            self.keep_renewal_window(acme, &record.certificate_id, &record.certificate).await;
+        }
+        Ok(signed)
+    }
+
+    /// The inventory record, request row, audit event and response for an issued certificate.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn record_issued(
+        &self,
+        context: &IssueContext,
+        request: &IssueRequest,
+        issued: &Issued,
+        generated_key: Option<Arc<PrivateKey>>,
+        csr_pem: Option<String>,
+        renewed: Option<&CertificateRecord>,
+        now: OffsetDateTime,
+    ) -> Result<(NewCertificate, IssuedCertificate)> {
         let certificate_id = uuid::Uuid::new_v4().to_string();
         let request_id = uuid::Uuid::new_v4().to_string();
         let key_managed =
             generated_key.is_some() && (request.manage_key || context.profile.manage_keys);
         let record = issuance::record(
-            &issued,
+            issued,
             NewRecord {
                 certificate_id: certificate_id.clone(),
                 request_id: request_id.clone(),
@@ -125,7 +173,7 @@ impl Certloop {
         let response = IssuedCertificate {
             certificate: record.certificate.clone(),
             certificate_chain: record.certificate_chain.clone(),
-            issuing_ca_certificate: issuance::issuing_ca_pem(&issued),
+            issuing_ca_certificate: issuance::issuing_ca_pem(issued),
             private_key: generated_key.map(|k| k.to_pkcs8_pem()),
             serial_number: record.serial_number.clone(),
             certificate_id: certificate_id.clone(),
@@ -176,7 +224,14 @@ impl Certloop {
             csr: None,
             attributes: crate::model::CertificateAttributes {
                 subject: info.subject.clone(),
-                ttl: Some(crate::model::Ttl::from_seconds(u64::try_from(lifetime).unwrap_or(1))),
+                // An ACME CA sets the lifetime itself; asking for the old one would only trip
+                // the template when the CA issues longer than it allows.
+                ttl: match context.acme {
+                    Some(_) => None,
+                    None => {
+                        Some(crate::model::Ttl::from_seconds(u64::try_from(lifetime).unwrap_or(1)))
+                    }
+                },
                 key_algorithm: previous.key_algorithm,
                 key_usages: Some(info.key_usages.clone()),
                 extended_key_usages: Some(info.extended_key_usages.clone()),
@@ -209,9 +264,11 @@ impl Certloop {
 }
 
 /// What one profile resolves to for issuing.
-struct IssueContext {
+pub(super) struct IssueContext {
     profile: CertificateProfile,
     template: CertificateTemplate,
     connector: Arc<dyn CaConnector>,
     ca: Option<Arc<InternalCa>>,
+    /// The ACME connector, for ACME profiles (orders may wait for manual validation).
+    pub(super) acme: Option<Arc<AcmeConnector>>,
 }

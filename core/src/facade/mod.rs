@@ -4,12 +4,15 @@
 //! profiles ([`policies`]), issuance and renewal ([`issuing`]), revocation and CRLs
 //! ([`revocation`]), the inventory ([`inventory`]). New capabilities add a file here.
 
+mod acme;
 mod authorities;
 mod deploying;
 mod inventory;
 mod issuing;
 mod policies;
 mod revocation;
+
+pub use acme::{AcmeAccountSummary, OrderStatus, PendingOrder};
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -273,6 +273,11 @@ pub enum AuditAction {
     RolledBack,
     /// An endpoint was checked for the certificate it serves.
     PinChecked,
+
+    /// An ACME account was registered.
+    AcmeAccountRegistered,
+    /// An order was kept, waiting for manual domain control validation.
+    ValidationPending,
 }
 
 /// Whether the action succeeded.

@@ -68,6 +68,8 @@ pub enum ProfileIssuer {
     },
     /// Each certificate signs itself.
     SelfSigned,
+    /// An ACME CA (RFC 8555): `{"type": "acme", "directoryUrl": "...", "solver": {...}}`.
+    Acme(Box<crate::ca::acme::AcmeIssuerConfig>),
 }
 
 /// How certificates are requested under a profile; `"API"` on the wire.
@@ -175,6 +177,11 @@ impl CertificateProfile {
             && ca_id.trim().is_empty()
         {
             out.push(Violation::new("issuer.caId", "name the CA that issues"));
+        }
+        if let ProfileIssuer::Acme(acme) = &self.issuer
+            && let Err(Error::InvalidInput { field, message }) = acme.validate()
+        {
+            out.push(Violation::new(field, message));
         }
         if let Some(config) = self.api_config
             && !(1..=3650).contains(&config.renew_before_days)

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# ACME against real Pebble + pebble-challtestsrv on loopback: HTTP-01 (webroot served by a
+# static server, and our standalone responder), DNS-01 through a hook, EAB, manual fallback +
+# resume after a restart, revocation, error cases; then the CLI's manual flow (exit code 10).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/lib.sh
+
+ensure_apt pebble pebble
+ensure_apt pebble-challtestsrv pebble
+ensure_apt openssl openssl
+ensure_apt curl curl
+ensure_apt python3 python3
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+export CARGO_INCREMENTAL=0
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/certloop-acme.XXXXXX")
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+step "TLS certificate for Pebble (its own root + a localhost leaf)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj /CN=certloop-pebble-root -keyout "$work/tls-root.key" -out "$work/tls-root.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+  -keyout "$work/tls.key" -out "$work/tls.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$work/ext.cnf"
+openssl x509 -req -in "$work/tls.csr" -CA "$work/tls-root.pem" -CAkey "$work/tls-root.key" \
+  -CAcreateserial -days 2 -extfile "$work/ext.cnf" -out "$work/tls.pem" 2>/dev/null
+
+dns_port=$(free_port); chall_mgmt=$(free_port)
+http_port=$(free_port); standalone_port=$(free_port)
+acme_port=$(free_port); mgmt_port=$(free_port)
+eab_port=$(free_port); eab_mgmt=$(free_port)
+
+step "pebble-challtestsrv (DNS on $dns_port, management on $chall_mgmt)"
+pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$dns_port" \
+  -http01 "" -https01 "" -tlsalpn01 "" -management "127.0.0.1:$chall_mgmt" \
+  >"$work/challtestsrv.log" 2>&1 &
+pids+=($!)
+
+mkdir -p "$work/webroot"
+python3 -m http.server "$http_port" --bind 127.0.0.1 --directory "$work/webroot" \
+  >"$work/webroot.log" 2>&1 &
+pids+=($!)
+
+eab_key=zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W
+write_config() { # FILE ACME_PORT MGMT_PORT HTTP_PORT EAB_REQUIRED
+  cat >"$1" <<JSON
+{"pebble": {"listenAddress": "127.0.0.1:$2", "managementListenAddress": "127.0.0.1:$3",
+  "certificate": "$work/tls.pem", "privateKey": "$work/tls.key",
+  "httpPort": $4, "tlsPort": $(free_port), "ocspResponderURL": "",
+  "externalAccountBindingRequired": $5, "domainBlocklist": ["blocked.certloop.test"],
+  "certificateValidityPeriod": 7776000,
+  "externalAccountMACKeys": {"kid-1": "$eab_key"}}}
+JSON
+}
+write_config "$work/pebble.json" "$acme_port" "$mgmt_port" "$http_port" false
+write_config "$work/pebble-eab.json" "$eab_port" "$eab_mgmt" "$standalone_port" true
+
+step "Pebble (ACME on $acme_port; EAB-required Pebble on $eab_port)"
+# PEBBLE_VA_NOSLEEP: no random validation delays. Nonce rejection (5%) stays on on purpose.
+PEBBLE_VA_NOSLEEP=1 pebble -config "$work/pebble.json" -dnsserver "127.0.0.1:$dns_port" \
+  >"$work/pebble.log" 2>&1 &
+pids+=($!)
+PEBBLE_VA_NOSLEEP=1 pebble -config "$work/pebble-eab.json" -dnsserver "127.0.0.1:$dns_port" \
+  >"$work/pebble-eab.log" 2>&1 &
+pids+=($!)
+for port in "$chall_mgmt" "$http_port" "$acme_port" "$mgmt_port" "$eab_port" "$eab_mgmt"; do
+  wait_for_port "$port" 30
+done
+curl -sfk "https://127.0.0.1:$mgmt_port/roots/0" >"$work/pebble-root.pem"
+curl -sfk "https://127.0.0.1:$mgmt_port/intermediates/0" >"$work/pebble-intermediate.pem"
+printf '%s' "$eab_key" >"$work/eab.key"
+
+export CERTLOOP_ACME_DIRECTORY="https://127.0.0.1:$acme_port/dir"
+export CERTLOOP_ACME_MANAGEMENT="https://127.0.0.1:$mgmt_port"
+export CERTLOOP_ACME_EAB_DIRECTORY="https://127.0.0.1:$eab_port/dir"
+export CERTLOOP_ACME_EAB_KID=kid-1
+export CERTLOOP_ACME_EAB_KEY_FILE="$work/eab.key"
+export CERTLOOP_ACME_TLS_ROOT="$work/tls-root.pem"
+export CERTLOOP_ACME_ROOT="$work/pebble-root.pem"
+export CERTLOOP_ACME_WEBROOT="$work/webroot"
+export CERTLOOP_ACME_WEBROOT_ADDR="127.0.0.1:$http_port"
+export CERTLOOP_ACME_STANDALONE_ADDR="127.0.0.1:$standalone_port"
+export CERTLOOP_CHALLTESTSRV="http://127.0.0.1:$chall_mgmt"
+export CERTLOOP_ACME_DNS_HOOK="$PWD/core/tests/fixtures/dns-hook-challtestsrv.py"
+
+step "cargo test --test acme_pebble (real Pebble)"
+# --workspace: the same feature set as scripts/test's build, so nothing is rebuilt.
+cargo test --workspace --locked --test acme_pebble -- --test-threads=4
+
+step "CLI: manual validation -> exit 10 -> show -> resume -> openssl verify"
+cargo build --workspace --locked --bins -q
+cli="$PWD/target/debug/certloop"
+home="$work/cli-home"
+"$cli" --home "$home" init >/dev/null
+cat >"$work/le.json" <<JSON
+{"slug": "le", "templateId": "tls-server",
+ "issuer": {"type": "acme", "directoryUrl": "$CERTLOOP_ACME_DIRECTORY",
+            "caRoots": "$CERTLOOP_ACME_TLS_ROOT", "email": "ops@example.com",
+            "solver": {"type": "manual"}}}
+JSON
+"$cli" --home "$home" profile create --file "$work/le.json" >/dev/null
+set +e
+"$cli" --home "$home" --json issue --profile le --cn cli.certloop.test --out "$work/out" \
+  2>"$work/issue.err"
+code=$?
+set -e
+[ "$code" -eq 10 ] || { echo "expected exit 10, got $code"; cat "$work/issue.err"; exit 1; }
+order=$("$cli" --home "$home" --json order list | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+"$cli" --home "$home" show "$order" | tee "$work/show.txt" | grep -q "acme-challenge"
+# The "person": put the file where the instructions say.
+"$cli" --home "$home" --json order show "$order" | python3 -c '
+import json, os, sys
+order = json.load(sys.stdin)
+for step in order["instructions"]["steps"]:
+    path = os.path.join(sys.argv[1], step["path"])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    open(path, "w").write(step["content"])
+' "$CERTLOOP_ACME_WEBROOT"
+"$cli" --home "$home" order resume "$order" --out "$work/out" >/dev/null
+openssl verify -CAfile "$CERTLOOP_ACME_ROOT" -untrusted "$work/out/chain.pem" "$work/out/cert.pem"
+echo "50-acme: passed"
