@@ -2,7 +2,7 @@
 //!
 //! The 1,000,000-record fixture is built once (about a minute) and cached under
 //! `target/bench-data/inventory-1000000`; in test mode (`cargo test --benches -- --test`)
-//! a 2,000-record one in a temporary directory stands in, so CI never builds the big one.
+//! a 2,000-record one (200 real certificates) in a temporary directory stands in, so CI never builds the big one.
 //! notAfter is spread evenly over [now - 30d, now + 365d): about 7% of the live records match.
 //!
 //! `cargo bench -p certloop-benches --bench inventory`

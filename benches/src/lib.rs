@@ -198,8 +198,8 @@ pub struct Inventory {
     pub records: usize,
 }
 
-/// How many distinct real certificates the inventory fixture issues; the other records are
-/// copies of them with their own id, serial number and validity.
+/// How many distinct real certificates the inventory fixture issues at most; the other records
+/// are copies of them with their own id, serial number and validity.
 const REAL_CERTIFICATES: usize = 1_000;
 
 /// Days of the inventory's spread: notAfter is spread evenly over
@@ -243,12 +243,13 @@ fn parse_marker(text: &str, records: usize) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(anchor).ok()
 }
 
-/// Issue [`REAL_CERTIFICATES`] real certificates through the façade, then fill the store up to
-/// `records` with copies of their records (new id, serial, validity, request row and audit
-/// event each), 10,000 per transaction.
+/// Issue up to [`REAL_CERTIFICATES`] real certificates through the façade, then fill the store
+/// up to `records` with copies of their records (new id, serial, validity, request row and
+/// audit event each), 10,000 per transaction.
 async fn build_inventory(dir: &Path, records: usize) -> Result<OffsetDateTime> {
     let anchor = OffsetDateTime::now_utc().replace_nanosecond(0).map_err(Error::crypto)?;
-    let real = records.min(REAL_CERTIFICATES);
+    // One real certificate per ten records at most, so that small (test-mode) stores are quick.
+    let real = (records / 10).clamp(1, REAL_CERTIFICATES);
     let certloop = Certloop::open(dir).await?.with_clock(Arc::new(FixedClock::new(anchor)));
     certloop.init_default().await?;
     let requests = (0..real).map(|i| leaf_request(&format!("host-{i}.bench.internal"))).collect();
@@ -263,7 +264,7 @@ async fn build_inventory(dir: &Path, records: usize) -> Result<OffsetDateTime> {
     let span = Duration::days(SPREAD_PAST_DAYS + SPREAD_FUTURE_DAYS).whole_seconds();
     let mut batch = Vec::with_capacity(10_000);
     for i in real..records {
-        let Some(template) = templates.get(i % real.max(1)) else { break };
+        let Some(template) = templates.get(i % real) else { break };
         let mut record = template.clone();
         // Copies are laid out evenly over the spread, in index order.
         let position = i64::try_from(i - real).unwrap_or(0);
