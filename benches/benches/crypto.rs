@@ -10,10 +10,10 @@ use certloop::ca::CaConnector;
 use certloop::crypto::{self, PrivateKey};
 use certloop::csr::{CsrBuilder, CsrSpec, DefaultCsrBuilder, inspect_csr};
 use certloop::model::{ExtendedKeyUsage, KeyAlgorithm, KeyUsage, Subject, SubjectAltName};
-use certloop_benches::{LeafIssuer, runtime};
+use certloop_benches::{LeafIssuer, ThreadCpuTime, runtime};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
-fn key_generation(c: &mut Criterion) {
+fn key_generation(c: &mut Criterion<ThreadCpuTime>) {
     let mut group = c.benchmark_group("key_generation");
     group.throughput(Throughput::Elements(1));
     for alg in [KeyAlgorithm::EcP256, KeyAlgorithm::EcP384, KeyAlgorithm::Ed25519] {
@@ -39,7 +39,7 @@ fn csr_spec() -> CsrSpec {
     }
 }
 
-fn csr(c: &mut Criterion) -> certloop::Result<()> {
+fn csr(c: &mut Criterion<ThreadCpuTime>) -> certloop::Result<()> {
     let key = PrivateKey::generate(KeyAlgorithm::EcP256)?;
     let spec = csr_spec();
     let mut group = c.benchmark_group("csr");
@@ -69,7 +69,7 @@ fn csr(c: &mut Criterion) -> certloop::Result<()> {
     Ok(())
 }
 
-fn certificate_parse(c: &mut Criterion) -> certloop::Result<()> {
+fn certificate_parse(c: &mut Criterion<ThreadCpuTime>) -> certloop::Result<()> {
     let issuer = LeafIssuer::new()?;
     let rt = runtime()?;
     let (issued, _key) = rt.block_on(issuer.issue("bench.example.internal"))?;
@@ -93,7 +93,7 @@ fn certificate_parse(c: &mut Criterion) -> certloop::Result<()> {
     Ok(())
 }
 
-fn benches(c: &mut Criterion) {
+fn benches(c: &mut Criterion<ThreadCpuTime>) {
     key_generation(c);
     if let Err(e) = csr(c) {
         panic!("csr benchmark setup failed: {e}");
@@ -103,5 +103,9 @@ fn benches(c: &mut Criterion) {
     }
 }
 
-criterion_group!(crypto_benches, benches);
+criterion_group! {
+    name = crypto_benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime::default());
+    targets = benches
+}
 criterion_main!(crypto_benches);

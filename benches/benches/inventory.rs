@@ -2,7 +2,7 @@
 //!
 //! The 1,000,000-record fixture is built once (about a minute) and cached under
 //! `target/bench-data/inventory-1000000`; in test mode (`cargo test --benches -- --test`)
-//! a 2,000-record one in a temporary directory stands in, so CI never builds the big one.
+//! a 2,000-record one (200 real certificates) in a temporary directory stands in, so CI never builds the big one.
 //! notAfter is spread evenly over [now - 30d, now + 365d): about 7% of the live records match.
 //!
 //! `cargo bench -p certloop-benches --bench inventory`
@@ -11,13 +11,13 @@ use std::hint::black_box;
 
 use certloop::model::CertificateState;
 use certloop::store::CertificateQuery;
-use certloop_benches::{Inventory, bench_data_dir, runtime};
+use certloop_benches::{Inventory, ThreadCpuTime, bench_data_dir, runtime};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const FULL_RECORDS: usize = 1_000_000;
 const TEST_RECORDS: usize = 2_000;
 
-fn expiry_search(c: &mut Criterion) -> certloop::Result<()> {
+fn expiry_search(c: &mut Criterion<ThreadCpuTime>) -> certloop::Result<()> {
     let test_mode = std::env::args().any(|arg| arg == "--test");
     let rt = runtime()?;
     let scratch = tempfile::tempdir().map_err(|e| certloop::Error::io("temporary directory", e))?;
@@ -56,11 +56,15 @@ fn expiry_search(c: &mut Criterion) -> certloop::Result<()> {
     Ok(())
 }
 
-fn benches(c: &mut Criterion) {
+fn benches(c: &mut Criterion<ThreadCpuTime>) {
     if let Err(e) = expiry_search(c) {
         panic!("inventory benchmark setup failed: {e}");
     }
 }
 
-criterion_group!(inventory_benches, benches);
+criterion_group! {
+    name = inventory_benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime::default());
+    targets = benches
+}
 criterion_main!(inventory_benches);

@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use certloop::Certloop;
-use certloop_benches::{LeafIssuer, leaf_request, runtime};
+use certloop_benches::{LeafIssuer, ThreadCpuTime, leaf_request, runtime};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// A fresh name for every leaf, so the inventory holds distinct certificates.
@@ -20,7 +20,7 @@ fn next_name() -> String {
     format!("host-{}.bench.internal", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-fn engine(c: &mut Criterion) -> certloop::Result<()> {
+fn engine(c: &mut Criterion<ThreadCpuTime>) -> certloop::Result<()> {
     let issuer = LeafIssuer::new()?;
     let rt = runtime()?;
     let mut group = c.benchmark_group("issue_p256_leaf");
@@ -32,7 +32,7 @@ fn engine(c: &mut Criterion) -> certloop::Result<()> {
     Ok(())
 }
 
-fn facade(c: &mut Criterion) -> certloop::Result<()> {
+fn facade(c: &mut Criterion<ThreadCpuTime>) -> certloop::Result<()> {
     let rt = runtime()?;
     let dir = tempfile::tempdir().map_err(|e| certloop::Error::io("temporary directory", e))?;
     let certloop = rt.block_on(async {
@@ -57,7 +57,7 @@ fn facade(c: &mut Criterion) -> certloop::Result<()> {
     Ok(())
 }
 
-fn benches(c: &mut Criterion) {
+fn benches(c: &mut Criterion<ThreadCpuTime>) {
     if let Err(e) = engine(c) {
         panic!("engine benchmark setup failed: {e}");
     }
@@ -66,5 +66,9 @@ fn benches(c: &mut Criterion) {
     }
 }
 
-criterion_group!(issuance_benches, benches);
+criterion_group! {
+    name = issuance_benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime::default());
+    targets = benches
+}
 criterion_main!(issuance_benches);

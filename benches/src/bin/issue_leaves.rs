@@ -13,9 +13,8 @@
 //! `key.pem`) and its CA chain (`chain.pem`) so that the caller can check it with
 //! `openssl verify`.
 //!
-//! CPU time is this thread's run time from `/proc/thread-self/schedstat` (everything runs on
-//! one thread: a current-thread runtime, SQLite inline), so other processes on the machine do
-//! not inflate it.
+//! CPU time is this thread's (`CLOCK_THREAD_CPUTIME_ID`; everything runs on one thread: a
+//! current-thread runtime, SQLite inline), so other processes on the machine do not inflate it.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -191,17 +190,8 @@ where
     Ok((leaf, cpu, wall))
 }
 
-/// This thread's CPU time so far (Linux: the first field of `/proc/thread-self/schedstat`,
-/// nanoseconds on the CPU).
 fn thread_cpu_seconds() -> Result<f64, String> {
-    let path = "/proc/thread-self/schedstat";
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    let nanos: u64 = text
-        .split_whitespace()
-        .next()
-        .and_then(|field| field.parse().ok())
-        .ok_or_else(|| format!("{path}: unexpected content {text:?}"))?;
-    Ok(nanos as f64 / 1e9)
+    Ok(certloop_benches::thread_cpu_nanos() as f64 / 1e9)
 }
 
 /// Write the last leaf into `dir`; the key file is created with mode 0600.

@@ -52,11 +52,25 @@ impl PrivateKey {
                 Zeroizing::new(doc.as_bytes().to_vec())
             }
             KeyAlgorithm::EcP256 | KeyAlgorithm::EcP384 | KeyAlgorithm::Ed25519 => {
-                let pair =
-                    rcgen::KeyPair::generate_for(rcgen_algorithm(alg.default_signature()))
-                        .map_err(|e| Error::crypto(format!("{alg} key generation failed: {e}")))?;
-                // Through the importer, which normalizes the encoding OpenSSL reads.
-                return Self::from_pkcs8_der(pair.serialized_der());
+                let signature = alg.default_signature();
+                let pair = rcgen::KeyPair::generate_for(rcgen_algorithm(signature))
+                    .map_err(|e| Error::crypto(format!("{alg} key generation failed: {e}")))?;
+                if alg == KeyAlgorithm::Ed25519 {
+                    // Through the importer, which rewrites ring's PKCS#8 v2 as the v1 that
+                    // OpenSSL 3.0 reads.
+                    return Self::from_pkcs8_der(pair.serialized_der());
+                }
+                // ring's EC PKCS#8 already carries the public key (what the importer's
+                // re-encoding ensures for foreign keys) and OpenSSL reads it, so keep ring's
+                // key pair as is. Re-encoding through p256/p384 recomputed the public key with
+                // RustCrypto arithmetic: ~80% of a P-256 leaf's issuance time (benches/README).
+                let pkcs8 = Zeroizing::new(pair.serialized_der().to_vec());
+                return Ok(PrivateKey {
+                    pkcs8,
+                    key_pair: Box::new(pair),
+                    algorithm: alg,
+                    signature,
+                });
             }
         };
         Self::build(pkcs8, alg, alg.default_signature())
