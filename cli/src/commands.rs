@@ -278,7 +278,26 @@ fn apply_flags(request: &mut IssueRequest, args: &IssueArgs) -> Result<()> {
         request.csr = Some(pem);
     }
     request.manage_key |= args.manage_key;
+    for (name, value) in parse_params(&args.params)? {
+        request.connector_params.insert(name, value);
+    }
     Ok(())
+}
+
+/// `--param NAME=VALUE` flags as (name, value) pairs.
+fn parse_params(flags: &[String]) -> Result<Vec<(String, String)>> {
+    flags
+        .iter()
+        .map(|flag| match flag.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_owned(), value.to_owned()))
+            }
+            _ => Err(Error::invalid(
+                "--param",
+                format!("{flag:?} is not NAME=VALUE (e.g. --param ticket=CHG-42)"),
+            )),
+        })
+        .collect()
 }
 
 async fn issue_batch(
@@ -305,7 +324,8 @@ async fn issue_batch(
 
 async fn renew(certloop: &Certloop, args: RenewArgs, as_json: bool) -> Result<()> {
     if let Some(id) = args.id {
-        let issued = certloop.renew(&id).await?;
+        let params = parse_params(&args.params)?.into_iter().collect();
+        let issued = certloop.renew_with(&id, params).await?;
         if let Some(dir) = &args.out {
             output::write_bundle(dir, &issued)?;
         }

@@ -188,6 +188,9 @@ pub struct IssueArgs {
     /// Issue this many certificates for the same names in one batch (benchmarks, load tests).
     #[arg(long, default_value_t = 1, hide = true)]
     pub count: usize,
+    /// A dynamic connector parameter of the profile's script CA: NAME=VALUE (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
 }
 
 /// `certloop renew`
@@ -202,6 +205,9 @@ pub struct RenewArgs {
     /// Directory for the renewed certificate's files (single renewal).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// A dynamic connector parameter of the profile's script CA: NAME=VALUE (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", conflicts_with = "due")]
+    pub params: Vec<String>,
 }
 
 /// `certloop list`

@@ -9,6 +9,7 @@ mod inventory;
 mod issuing;
 mod policies;
 mod revocation;
+mod scripts;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -119,6 +120,8 @@ struct Inner {
     actor: String,
     /// CAs whose keys are already unsealed, by id.
     cas: RwLock<HashMap<String, Arc<InternalCa>>>,
+    /// Script connectors by profile id, kept so their scripts stay loaded between calls.
+    scripts: std::sync::Mutex<HashMap<String, Arc<crate::ca::ScriptConnector>>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -156,6 +159,7 @@ impl Certloop {
                 csr_builder: Arc::new(DefaultCsrBuilder),
                 actor: "api".to_owned(),
                 cas: RwLock::new(HashMap::new()),
+                scripts: std::sync::Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -180,6 +184,7 @@ impl Certloop {
             csr_builder: inner.csr_builder.clone(),
             actor: inner.actor.clone(),
             cas: RwLock::new(HashMap::new()),
+            scripts: std::sync::Mutex::new(HashMap::new()),
         };
         change(&mut copy);
         Self { inner: Arc::new(copy) }
@@ -280,7 +285,7 @@ impl Certloop {
     /// policy and CA refusals are.
     async fn refused(&self, error: &Error, certificate_id: Option<&str>) -> Result<()> {
         match error {
-            Error::PolicyViolation { .. } | Error::Ca { .. } => {
+            Error::PolicyViolation { .. } | Error::Ca { .. } | Error::Script { .. } => {
                 self.audit(
                     AuditAction::Refused,
                     certificate_id,
