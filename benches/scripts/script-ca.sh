@@ -2,6 +2,8 @@
 # Per-certificate cost of the script CA connector, through the CLI's batch issue (one process,
 # the module stays loaded): the same openssl-backed example script in a child python3 and in
 # the embedded interpreter, with the embedded internal CA measured in the same run as the peer.
+# When python3 has the `cryptography` package, the same for examples/script-ca/crypto_ca.py,
+# which signs in Python without starting a process per certificate.
 # Usage: bash benches/scripts/script-ca.sh [COUNT]   (builds the CLI in release first)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,7 +34,23 @@ run() {
   end=$(date +%s%N)
   echo "$label $(( (end - start) / count / 1000 ))"
 }
+crypto=no
+if python3 -c 'import cryptography' 2>/dev/null; then
+  crypto=yes
+  for isolation in process inProcess; do
+    cat >"$work/crypto-$isolation.json" <<JSON
+{"slug": "crypto-$(echo "$isolation" | tr 'A-Z' 'a-z')", "templateId": "tls-server",
+ "issuer": {"type": "script", "path": "$PWD/examples/script-ca/crypto_ca.py",
+            "isolation": "$isolation", "interpreter": "$(command -v python3)"}}
+JSON
+    "$bin" --home "$home" profile create --file "$work/crypto-$isolation.json" >/dev/null
+  done
+fi
 echo "# microseconds per certificate, $count certificates per run"
 run internal-ca --profile tls-server
 run script-process --profile corp-process --param ticket=CHG-1
 run script-inprocess --profile corp-inprocess --param ticket=CHG-1
+if [ "$crypto" = yes ]; then
+  run crypto-process --profile crypto-process
+  run crypto-inprocess --profile crypto-inprocess
+fi

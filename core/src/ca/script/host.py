@@ -31,6 +31,10 @@ class ScriptError(Exception):
     """A contract violation found by the host (missing function, bad signature)."""
 
 
+class ScriptFileError(Exception):
+    """The script file cannot be read."""
+
+
 class _Capture(logging.Handler):
     def __init__(self, lines):
         super().__init__(logging.DEBUG)
@@ -55,8 +59,11 @@ class Host:
         self.generation = 0
 
     def _load(self):
-        with open(self.path, "rb") as f:
-            source = f.read()
+        try:
+            with open(self.path, "rb") as f:
+                source = f.read()
+        except OSError as exc:
+            raise ScriptFileError("%s: %s" % (type(exc).__name__, exc.strerror or exc)) from None
         digest = hashlib.sha256(source).hexdigest()
         if self.module is not None and digest == self.digest:
             return self.module
@@ -119,7 +126,7 @@ class Host:
                         "retryable": bool(
                             getattr(exc, "retryable", isinstance(exc, RETRYABLE))
                         ),
-                        "stage": "contract" if isinstance(exc, ScriptError) else stage,
+                        "stage": _stage_of(exc, stage),
                     },
                     "output": output,
                 }
@@ -143,9 +150,15 @@ class Host:
                     "revoke_certificate(cert_pem, reason, args_dict))"
                 )
             return revoke(request["certificate"], request["reason"], args)
-        if op == "capabilities":
-            return json.dumps({"revoke": callable(getattr(module, "revoke_certificate", None))})
         raise ScriptError("unknown operation %r" % (op,))
+
+
+def _stage_of(exc, stage):
+    if isinstance(exc, ScriptError):
+        return "contract"
+    if isinstance(exc, ScriptFileError):
+        return "file"
+    return stage
 
 
 def _function_for(request):

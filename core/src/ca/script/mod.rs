@@ -122,7 +122,8 @@ impl ScriptConnector {
         request["args"] = serde_json::Value::Object(json_args);
         let secrets = self.secrets.with(args);
         let line = Zeroizing::new(request.to_string());
-        // The request holds sensitive values: wipe the JSON tree's copy as well.
+        // The tree holds sensitive values too; serde_json cannot zeroize it, so at least free
+        // it before the call (the line sent is zeroized on drop).
         drop(request);
         let started = std::time::Instant::now();
         let reply = self.host.call(&line, self.spec.timeout).await;
@@ -158,11 +159,9 @@ impl ScriptConnector {
             tracing::info!(target: "certloop::script", profile = %self.spec.profile, "{}", secrets.redact(line));
         }
         if let Some(error) = reply.error.filter(|_| !reply.ok) {
-            if error.kind == "FileNotFoundError" && error.stage == "load" {
-                return Err(Error::io(
-                    self.spec.path.display(),
-                    "the script file is missing or unreadable",
-                ));
+            if error.stage == "file" {
+                let why = format!("cannot read the script: {}", error.message);
+                return Err(Error::io(self.spec.path.display(), secrets.redact(&why)));
             }
             // A contract violation is the host's finding, not an exception of the script:
             // no exception type, and no traceback of the host's own frames.
