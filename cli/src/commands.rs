@@ -18,7 +18,11 @@ use crate::{CaCommand, Cli, Command, DocumentCommand, IssueArgs, ListArgs, Renew
 
 /// Run one command.
 pub async fn run(cli: Cli) -> Result<()> {
-    let certloop = Certloop::open(&cli.home).await?.with_actor("cli");
+    let mut certloop = Certloop::open(&cli.home).await?.with_actor("cli");
+    // Script CA profiles may only name scripts under this directory, when it is set.
+    if let Some(root) = std::env::var_os("CERTLOOP_SCRIPT_ROOT").filter(|r| !r.is_empty()) {
+        certloop = certloop.with_script_root(root)?;
+    }
     let as_json = cli.json;
     match cli.command {
         Command::Init => {

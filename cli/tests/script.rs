@@ -89,6 +89,18 @@ fn issue_through_a_script_profile_in_both_isolation_modes() {
         assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
         assert!(out.join("key.pem").is_file(), "the library generated the key and wrote it");
     }
+    // CERTLOOP_SCRIPT_ROOT confines script paths.
+    let confined = Command::new(env!("CARGO_BIN_EXE_certloop"))
+        .args(["profile", "create", "--file"])
+        .arg(write_profile(work.path(), "confined", "process", &ca_dir))
+        .env("CERTLOOP_HOME", &home)
+        .env("CERTLOOP_SCRIPT_ROOT", work.path())
+        .output()
+        .unwrap();
+    assert_eq!(confined.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&confined.stderr);
+    assert!(stderr.contains("outside the script directory"), "{stderr}");
+
     let journal = std::fs::read_to_string(ca_dir.join("journal.log")).unwrap();
     assert_eq!(journal.matches("ticket=CHG-42").count(), 2, "{journal}");
 

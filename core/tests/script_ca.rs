@@ -418,6 +418,37 @@ async fn profile_definitions_are_checked() {
     );
 }
 
+#[tokio::test]
+async fn scripts_can_be_confined_to_a_directory() {
+    let scratch = Scratch::new();
+    let allowed = scratch.path().join("scripts");
+    std::fs::create_dir(&allowed).unwrap();
+    let inside = allowed.join("corp_ca.py");
+    std::fs::copy(example("corp_ca.py"), &inside).unwrap();
+    let certloop = open(&scratch).await.with_script_root(&allowed).unwrap();
+    let profile_for = |path: &Path| {
+        serde_json::from_value::<CertificateProfile>(serde_json::json!({
+            "slug": "corp-ca", "templateId": "tls-server",
+            "issuer": {"type": "script", "path": path},
+        }))
+        .unwrap()
+    };
+    let outside = certloop.save_profile(profile_for(&example("corp_ca.py"))).await.unwrap_err();
+    assert!(
+        matches!(&outside, Error::InvalidInput { field, .. } if field == "issuer.path"),
+        "{outside}"
+    );
+    assert!(outside.to_string().contains("outside the script directory"), "{outside}");
+    // `..` does not get out either.
+    std::fs::copy(example("corp_ca.py"), scratch.path().join("outside.py")).unwrap();
+    let escape = certloop.save_profile(profile_for(&allowed.join("../outside.py"))).await;
+    assert!(escape.unwrap_err().to_string().contains("outside the script directory"));
+    let saved = certloop.save_profile(profile_for(&allowed.join("./corp_ca.py"))).await.unwrap();
+    let stored = serde_json::to_value(&saved).unwrap();
+    let canonical = std::fs::canonicalize(&inside).unwrap();
+    assert_eq!(stored["issuer"]["path"], canonical.to_str().unwrap());
+}
+
 /// The `cryptography`-based example CA; run by scripts/stages/60-script.sh with
 /// `CERTLOOP_TEST_PYTHON` naming a venv interpreter that has `cryptography`.
 #[tokio::test]

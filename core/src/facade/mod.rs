@@ -122,6 +122,8 @@ struct Inner {
     cas: RwLock<HashMap<String, Arc<InternalCa>>>,
     /// Script connectors by profile id, kept so their scripts stay loaded between calls.
     scripts: std::sync::Mutex<HashMap<String, Arc<crate::ca::ScriptConnector>>>,
+    /// When set, script CA profiles may only name scripts inside this directory (canonical).
+    script_root: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -160,6 +162,7 @@ impl Certloop {
                 actor: "api".to_owned(),
                 cas: RwLock::new(HashMap::new()),
                 scripts: std::sync::Mutex::new(HashMap::new()),
+                script_root: None,
             }),
         })
     }
@@ -185,6 +188,7 @@ impl Certloop {
             actor: inner.actor.clone(),
             cas: RwLock::new(HashMap::new()),
             scripts: std::sync::Mutex::new(HashMap::new()),
+            script_root: inner.script_root.clone(),
         };
         change(&mut copy);
         Self { inner: Arc::new(copy) }

@@ -18,6 +18,14 @@ const SCRIPT_SECRETS: DocumentKind =
     DocumentKind { kind: "script-secrets", what: "script profile secrets" };
 
 impl Certloop {
+    /// The same instance accepting script CA profiles only for scripts inside `dir` (after
+    /// resolving symlinks and `..`). Call before sharing it.
+    pub fn with_script_root(self, dir: impl AsRef<std::path::Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let root = std::fs::canonicalize(dir).map_err(|e| Error::io(dir.display(), e))?;
+        Ok(self.rebuild(|inner| inner.script_root = Some(root)))
+    }
+
     /// Before a script profile is saved: canonicalize and check its script path, and seal its
     /// sensitive values into the secrets document (a masked value keeps the sealed one saved
     /// before). Called with the profile's final id.
@@ -31,6 +39,18 @@ impl Certloop {
         };
         let canonical = std::fs::canonicalize(&*path)
             .map_err(|e| Error::invalid("issuer.path", format!("cannot use script {path}: {e}")))?;
+        if let Some(root) = &self.inner.script_root
+            && !canonical.starts_with(root)
+        {
+            return Err(Error::invalid(
+                "issuer.path",
+                format!(
+                    "{} is outside the script directory {}; put the script there",
+                    canonical.display(),
+                    root.display()
+                ),
+            ));
+        }
         check_script_file(&canonical)?;
         *path = canonical.display().to_string();
         let previous = self.sealed_script_params(&profile_id).await?;
