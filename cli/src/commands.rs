@@ -18,7 +18,11 @@ use crate::{CaCommand, Cli, Command, DocumentCommand, IssueArgs, ListArgs, Renew
 
 /// Run one command.
 pub async fn run(cli: Cli) -> Result<()> {
-    let certloop = Certloop::open(&cli.home).await?.with_actor("cli");
+    let mut certloop = Certloop::open(&cli.home).await?.with_actor("cli");
+    // Script CA profiles may only name scripts under this directory, when it is set.
+    if let Some(root) = std::env::var_os("CERTLOOP_SCRIPT_ROOT").filter(|r| !r.is_empty()) {
+        certloop = certloop.with_script_root(root)?;
+    }
     let as_json = cli.json;
     match cli.command {
         Command::Init => {
@@ -304,7 +308,26 @@ fn apply_flags(request: &mut IssueRequest, args: &IssueArgs) -> Result<()> {
         request.csr = Some(pem);
     }
     request.manage_key |= args.manage_key;
+    for (name, value) in parse_params(&args.params)? {
+        request.connector_params.insert(name, value);
+    }
     Ok(())
+}
+
+/// `--param NAME=VALUE` flags as (name, value) pairs.
+fn parse_params(flags: &[String]) -> Result<Vec<(String, String)>> {
+    flags
+        .iter()
+        .map(|flag| match flag.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_owned(), value.to_owned()))
+            }
+            _ => Err(Error::invalid(
+                "--param",
+                format!("{flag:?} is not NAME=VALUE (e.g. --param ticket=CHG-42)"),
+            )),
+        })
+        .collect()
 }
 
 async fn issue_batch(
@@ -331,7 +354,8 @@ async fn issue_batch(
 
 async fn renew(certloop: &Certloop, args: RenewArgs, as_json: bool) -> Result<()> {
     if let Some(id) = args.id {
-        let issued = certloop.renew(&id).await?;
+        let params = parse_params(&args.params)?.into_iter().collect();
+        let issued = certloop.renew_with(&id, params).await?;
         if let Some(dir) = &args.out {
             output::write_bundle(dir, &issued)?;
         }

@@ -212,6 +212,10 @@ pub struct IssueArgs {
     /// Keystore options for --out, and --target.
     #[command(flatten)]
     pub keystore: Box<deploying::IssueKeystoreArgs>,
+
+    /// A dynamic connector parameter of the profile's script CA: NAME=VALUE (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
 }
 
 /// `certloop renew`
@@ -226,6 +230,9 @@ pub struct RenewArgs {
     /// Directory for the renewed certificate's files (single renewal).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// A dynamic connector parameter of the profile's script CA: NAME=VALUE (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", conflicts_with = "due")]
+    pub params: Vec<String>,
 }
 
 /// `certloop list`

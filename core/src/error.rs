@@ -177,6 +177,37 @@ pub enum Error {
         /// What the person must do.
         instructions: String,
     },
+
+    /// A script CA connector failed: it raised, overran its timeout, broke the
+    /// `certificate_request` contract or returned an unusable certificate. Sensitive parameter
+    /// values are redacted from every field.
+    #[error("script {script}: {}", script_message(exception.as_deref(), message, traceback.as_deref()))]
+    Script {
+        /// The script file.
+        script: String,
+        /// The Python exception type (`ValueError`, `SyntaxError`, `TimeoutError`), when the
+        /// script raised.
+        exception: Option<String>,
+        /// What went wrong.
+        message: String,
+        /// The Python traceback, when there is one.
+        traceback: Option<String>,
+        /// Whether a later retry can succeed (timeouts, connection errors, or an exception
+        /// with a true `retryable` attribute).
+        retryable: bool,
+    },
+}
+
+fn script_message(exception: Option<&str>, message: &str, traceback: Option<&str>) -> String {
+    let mut out = match exception {
+        Some(exception) => format!("{exception}: {message}"),
+        None => message.to_owned(),
+    };
+    if let Some(traceback) = traceback.filter(|t| !t.trim().is_empty()) {
+        out.push('\n');
+        out.push_str(traceback.trim_end());
+    }
+    out
 }
 
 fn join(violations: &[Violation]) -> String {
@@ -226,13 +257,15 @@ impl Error {
             Self::PinMismatch { .. } => ErrorKind::PinMismatch,
 
             Self::PendingValidation { .. } => ErrorKind::PendingValidation,
+
+            Self::Script { .. } => ErrorKind::Ca,
         }
     }
 
     /// Whether retrying the same operation later can succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Ca { retryable, .. } => *retryable,
+            Self::Ca { retryable, .. } | Self::Script { retryable, .. } => *retryable,
             Self::Io { .. } | Self::Store(_) => true,
             _ => false,
         }

@@ -9,6 +9,7 @@ pub mod acme;
 mod internal;
 mod lint;
 mod params;
+mod script;
 mod self_signed;
 
 use std::fmt;
@@ -18,14 +19,15 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 pub use internal::{CaSpec, Crl, CrlEntry, InternalCa, NameConstraintsSpec};
+pub use script::{ScriptConnector, ScriptSpec, check_script_file};
 pub use self_signed::SelfSignedIssuer;
 
 use crate::crypto::{PrivateKey, PublicKey};
 use crate::csr::Csr;
 use crate::error::Result;
 use crate::model::{
-    CertificateRecord, ExtendedKeyUsage, KeyUsage, RevocationReason, SignatureAlgorithm, Subject,
-    SubjectAltName,
+    CertificateRecord, ConnectorParams, ExtendedKeyUsage, KeyUsage, RevocationReason,
+    SignatureAlgorithm, Subject, SubjectAltName,
 };
 use crate::policy::LintProfile;
 
@@ -57,6 +59,8 @@ pub struct CertificateOrder {
     /// The subject's private key, present only when the library generated it. Only a
     /// self-signing issuer uses it; connectors that forward orders never send it anywhere.
     pub subject_key: Option<Arc<PrivateKey>>,
+    /// The request's values for the connector's dynamic parameters (script issuers).
+    pub connector_params: ConnectorParams,
 }
 
 /// A certificate a CA issued.

@@ -73,6 +73,8 @@ impl Certloop {
                 acme = Some(connector.clone());
                 (connector, None)
             }
+
+            ProfileIssuer::Script { .. } => (self.script_connector(&profile).await?, None),
         };
         Ok(IssueContext { profile, template, connector, ca, acme })
     }
@@ -84,6 +86,7 @@ impl Certloop {
         request: &IssueRequest,
         renewed: Option<&CertificateRecord>,
     ) -> Result<(NewCertificate, IssuedCertificate)> {
+        scripts::check_connector_params(&context.profile, &request.connector_params)?;
         let now = self.now();
         let issuer_signature = context.ca.as_ref().map(|ca| ca.key().signature_algorithm());
         let ApprovedOrder { mut order, generated_key, csr_pem } =
@@ -194,7 +197,7 @@ impl Certloop {
             id: request_id,
             profile_id: Some(context.profile.id.clone()),
             csr_pem,
-            request_json: serde_json::to_value(request).map_err(Error::store)?,
+            request_json: scripts::stored_request_json(&context.profile, request)?,
             created_at: now,
         };
         Ok((NewCertificate { record, sealed_key, request: request_row, event }, response))
@@ -203,6 +206,16 @@ impl Certloop {
     /// Issue a replacement for certificate `id` with the same names, a fresh key and the same
     /// lifetime, under its profile's current policy. The old certificate stays valid.
     pub async fn renew(&self, id: &str) -> Result<IssuedCertificate> {
+        self.renew_with(id, crate::model::ConnectorParams::default()).await
+    }
+
+    /// [`Certloop::renew`] with values for the profile's dynamic connector parameters (a
+    /// script issuer that declares some needs them again for the renewal).
+    pub async fn renew_with(
+        &self,
+        id: &str,
+        connector_params: crate::model::ConnectorParams,
+    ) -> Result<IssuedCertificate> {
         let mut previous = self.show(id).await?;
         if !previous.state.is_live() {
             return Err(Error::InvalidState(format!(
@@ -239,6 +252,7 @@ impl Certloop {
                 signature_algorithm: None,
             },
             manage_key: previous.key_managed,
+            connector_params,
         };
         let signed = self.sign(&context, &request, Some(&previous)).await;
         let (new, response) = match signed {

@@ -11,6 +11,7 @@ mod inventory;
 mod issuing;
 mod policies;
 mod revocation;
+mod scripts;
 
 pub use acme::{AcmeAccountSummary, OrderStatus, PendingOrder};
 
@@ -123,6 +124,10 @@ struct Inner {
     actor: String,
     /// CAs whose keys are already unsealed, by id.
     cas: RwLock<HashMap<String, Arc<InternalCa>>>,
+    /// Script connectors by profile id, kept so their scripts stay loaded between calls.
+    scripts: std::sync::Mutex<HashMap<String, Arc<crate::ca::ScriptConnector>>>,
+    /// When set, script CA profiles may only name scripts inside this directory (canonical).
+    script_root: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -160,6 +165,8 @@ impl Certloop {
                 csr_builder: Arc::new(DefaultCsrBuilder),
                 actor: "api".to_owned(),
                 cas: RwLock::new(HashMap::new()),
+                scripts: std::sync::Mutex::new(HashMap::new()),
+                script_root: None,
             }),
         })
     }
@@ -184,6 +191,8 @@ impl Certloop {
             csr_builder: inner.csr_builder.clone(),
             actor: inner.actor.clone(),
             cas: RwLock::new(HashMap::new()),
+            scripts: std::sync::Mutex::new(HashMap::new()),
+            script_root: inner.script_root.clone(),
         };
         change(&mut copy);
         Self { inner: Arc::new(copy) }
@@ -284,7 +293,7 @@ impl Certloop {
     /// policy and CA refusals are.
     async fn refused(&self, error: &Error, certificate_id: Option<&str>) -> Result<()> {
         match error {
-            Error::PolicyViolation { .. } | Error::Ca { .. } => {
+            Error::PolicyViolation { .. } | Error::Ca { .. } | Error::Script { .. } => {
                 self.audit(
                     AuditAction::Refused,
                     certificate_id,

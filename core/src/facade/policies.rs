@@ -40,6 +40,7 @@ impl Certloop {
             *ca_id = self.load_ca(ca_id).await?.id().to_owned();
         }
         profile.id = self.document_id(DocumentKind::PROFILE, &profile.id, &profile.slug).await?;
+        self.prepare_script_profile(&mut profile).await?;
         self.put_typed(DocumentKind::PROFILE, &profile.id, &profile.slug, &profile).await?;
         let (id, slug) = (Some(profile.id.as_str()), profile.slug.clone());
         self.audit(AuditAction::ProfileSaved, None, id, AuditOutcome::Success, slug).await?;

@@ -70,6 +70,12 @@ impl Certloop {
                 Some(reason) => Revoker::revoke(acme.as_ref(), &record, reason, now).await?,
                 None => Revoker::unsuspend(acme.as_ref(), &record).await?,
             }
+
+        } else if let Some(script) = self.script_revoker(&record).await? {
+            match reason {
+                Some(reason) => Revoker::revoke(script.as_ref(), &record, reason, now).await?,
+                None => Revoker::unsuspend(script.as_ref(), &record).await?,
+            }
         } else if reason.is_some() {
             // Self-signed certificates have no CA to publish a CRL: the inventory still tracks
             // the decision so that nothing renews or deploys them again.

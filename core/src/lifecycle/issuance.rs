@@ -135,6 +135,7 @@ pub fn approve(
         lint: if public_tls { LintProfile::PublicTls } else { LintProfile::Rfc5280 },
         policy_oids: if public_tls { vec![BR_DOMAIN_VALIDATED.to_owned()] } else { Vec::new() },
         subject_key: generated_key.clone(),
+        connector_params: request.connector_params.clone(),
     };
     Ok(ApprovedOrder { order, generated_key, csr_pem: request.csr.clone() })
 }

@@ -13,6 +13,6 @@ pub use name::{SanType, Subject, SubjectAltName};
 pub use record::{
     AuditAction, AuditEvent, AuditOutcome, CertificateRecord, CertificateState, RevocationReason,
 };
-pub use request::{CertificateAttributes, IssueRequest, IssuedCertificate};
+pub use request::{CertificateAttributes, ConnectorParams, IssueRequest, IssuedCertificate};
 pub use ttl::Ttl;
 pub use usage::{ExtendedKeyUsage, KeyUsage};

@@ -51,6 +51,46 @@ pub struct IssueRequest {
     /// Keep the generated private key (encrypted) in the inventory, to deploy it later.
     #[serde(default)]
     pub manage_key: bool,
+    /// Values of the profile's dynamic connector parameters (script issuers), by name.
+    #[serde(default, skip_serializing_if = "ConnectorParams::is_empty")]
+    pub connector_params: ConnectorParams,
+}
+
+/// Per-request values for a connector's dynamic parameters: `{"ticket": "CHG-42"}`.
+///
+/// A value may be sensitive (the profile decides), so `Debug` shows the names only; the
+/// inventory stores requests with sensitive values masked.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConnectorParams(pub std::collections::BTreeMap<String, String>);
+
+impl ConnectorParams {
+    /// No values.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Set `name` to `value`.
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.insert(name.into(), value.into());
+    }
+
+    /// The values by name.
+    pub fn as_map(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.0
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for ConnectorParams {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Self(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+}
+
+impl std::fmt::Debug for ConnectorParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 /// The response to an issue or renew request. `privateKey` is present only when the library

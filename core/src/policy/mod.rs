@@ -10,6 +10,7 @@ pub mod presets;
 mod profile;
 pub mod renewal;
 mod rules;
+mod script;
 mod template;
 
 pub use lint::{
@@ -22,4 +23,8 @@ pub use renewal::{
     RenewalCheck, RenewalReason,
 };
 pub use rules::{AlgorithmRule, SanRule, SubjectAttribute, SubjectRule, UsageRule, ValidityRule};
+pub use script::{
+    DEFAULT_SCRIPT_TIMEOUT_SECONDS, MASKED, MAX_SCRIPT_TIMEOUT_SECONDS, ResolvedParam,
+    ScriptIsolation, ScriptParam, resolve_script_args,
+};
 pub use template::{CertificateTemplate, PolicyRequest, TemplatePreset};

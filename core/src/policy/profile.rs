@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::script::{
+    DEFAULT_SCRIPT_TIMEOUT_SECONDS, ScriptIsolation, ScriptParam, check_script_issuer,
+};
 use super::template::{check_slug, definition_result};
 use crate::Error;
 use crate::error::Violation;
@@ -70,6 +73,31 @@ pub enum ProfileIssuer {
     SelfSigned,
     /// An ACME CA (RFC 8555): `{"type": "acme", "directoryUrl": "...", "solver": {...}}`.
     Acme(Box<crate::ca::acme::AcmeIssuerConfig>),
+
+    /// A Python script implementing `certificate_request(csr, common_name, args_dict)`:
+    /// `{"type": "script", "path": "/etc/certloop/corp_ca.py", "timeoutSeconds": 30,
+    /// "isolation": "process", "params": [{"name": "ticket", "dynamic": true}]}`.
+    Script {
+        /// The script file (absolute, or relative to the working directory when saved; the
+        /// façade stores it canonicalized).
+        path: String,
+        /// How long one call may take before it fails with a timeout.
+        #[serde(default = "default_script_timeout")]
+        timeout_seconds: u32,
+        /// Where the script runs.
+        #[serde(default)]
+        isolation: ScriptIsolation,
+        /// The Python interpreter for `process` isolation (default: `python3` on `PATH`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interpreter: Option<String>,
+        /// What the script receives in `args_dict`.
+        #[serde(default)]
+        params: Vec<ScriptParam>,
+    },
+}
+
+fn default_script_timeout() -> u32 {
+    DEFAULT_SCRIPT_TIMEOUT_SECONDS
 }
 
 /// How certificates are requested under a profile; `"API"` on the wire.
@@ -182,6 +210,10 @@ impl CertificateProfile {
             && let Err(Error::InvalidInput { field, message }) = acme.validate()
         {
             out.push(Violation::new(field, message));
+        }
+
+        if let ProfileIssuer::Script { path, timeout_seconds, params, .. } = &self.issuer {
+            check_script_issuer(path, *timeout_seconds, params, &mut out);
         }
         if let Some(config) = self.api_config
             && !(1..=3650).contains(&config.renew_before_days)

@@ -1,0 +1,2 @@
+def certificate_request(csr):
+    return csr
