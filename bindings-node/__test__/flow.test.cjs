@@ -50,7 +50,7 @@ test('issue without a CSR: node:crypto and openssl accept the certificate', asyn
   assert.equal(leaf.checkHost('app.example.com'), 'app.example.com')
   assert.equal(leaf.checkHost('www.example.com'), 'www.example.com')
   assert.equal(leaf.checkHost('evil.example.net'), undefined)
-  assert.equal(leaf.serialNumber.toLowerCase().replace(/^0+/, ''), issued.serialNumber)
+  assert.equal(BigInt('0x' + leaf.serialNumber), BigInt('0x' + issued.serialNumber))
   assert.equal(leaf.checkPrivateKey(crypto.createPrivateKey(issued.privateKey)), true)
   const days = (Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)) / 86400e3
   assert.ok(days > 29 && days <= 30.01, `30 days of validity, got ${days}`)
