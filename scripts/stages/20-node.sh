@@ -3,8 +3,9 @@
 # that the committed index.js / index.d.ts match the build, run the `node --test` suite and
 # type-check a TypeScript example against index.d.ts.
 #
-# The addon is built by `napi build --platform` without --release or --target, so cargo uses
-# the workspace's target/debug and the dependencies scripts/test already compiled.
+# The addon is built by bindings-node/build.mjs (cargo build -p certloop-node, dev profile, no
+# --target), so cargo uses the workspace's target/debug and the dependencies scripts/test already
+# compiled; `napi build` would pass --target and compile every dependency again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -22,7 +23,7 @@ cd bindings-node
 step "node: npm ci (locked devDependencies: @napi-rs/cli, typescript, @types/node)"
 npm ci --no-audit --no-fund --loglevel=error
 
-step "node: npm run build (napi build --platform, dev profile, shared target dir)"
+step "node: npm run build (build.mjs: cargo dev profile in the shared target dir + napi generators)"
 npm run build --silent
 
 step "node: the committed index.js and index.d.ts match the build"
