@@ -9,6 +9,7 @@
 import { webcrypto } from 'node:crypto'
 import { createRequire } from 'node:module'
 
+import 'reflect-metadata' // @peculiar/x509's dependency injection (tsyringe) needs it
 import * as x509 from '@peculiar/x509'
 
 const require = createRequire(import.meta.url)
@@ -16,7 +17,7 @@ const forge = require('node-forge')
 const { Certloop } = require('certloop')
 
 const N = Number(process.argv[2] ?? 500)
-const N_RSA = Math.max(10, Math.floor(N / 25))
+const N_RSA = Math.max(10, Math.floor(N / 50))
 const DAY = 86400e3
 
 async function time(label, count, run) {
