@@ -322,7 +322,6 @@ export declare class Certloop {
   /** Mark every certificate whose notAfter has passed as expired and return them. */
   expireOverdue(): Promise<CertificateRecord[]>
 }
-export type JsCertloop = Certloop
 
 /** Build and sign a PKCS#10 CSR (RFC 2986) for a private key. */
 export declare function buildCsr(request: CsrRequest): Promise<{ csr: string }>

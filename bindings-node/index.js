@@ -836,7 +836,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Certloop = nativeBinding.Certloop
-module.exports.JsCertloop = nativeBinding.JsCertloop
 module.exports.buildCsr = nativeBinding.buildCsr
 module.exports.generateKey = nativeBinding.generateKey
 module.exports.inspectCertificate = nativeBinding.inspectCertificate

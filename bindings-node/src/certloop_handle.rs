@@ -3,7 +3,7 @@
 //! Every method returns a Promise and runs on libuv's thread pool ([`Work`]). The handle is an
 //! `Arc` inside, so concurrent calls share one store and one CA cache.
 
-use certloop::Certloop;
+use certloop::Certloop as Core;
 use certloop::ca::CaSpec;
 use certloop::model::{IssueRequest, IssuedCertificate, RevocationReason};
 use certloop::policy::{CertificateProfile, CertificateTemplate};
@@ -19,9 +19,9 @@ use crate::task::{self, Pending, Reply, Work};
 ///
 /// Create one with `await Certloop.open(dir)` (SQLite state directory, master key in
 /// `master.key` 0600 unless `CERTLOOP_MASTER_KEY` is set) or `await Certloop.inMemory()`.
-#[napi(js_name = "Certloop")]
-pub struct JsCertloop {
-    inner: Certloop,
+#[napi]
+pub struct Certloop {
+    inner: Core,
 }
 
 /// Options of `open` and `inMemory`.
@@ -33,7 +33,7 @@ struct OpenOptions {
 }
 
 impl OpenOptions {
-    fn apply(self, certloop: Certloop) -> Certloop {
+    fn apply(self, certloop: Core) -> Core {
         match self.actor {
             Some(actor) => certloop.with_actor(actor),
             None => certloop,
@@ -88,15 +88,15 @@ struct SignedCrl {
     crl_number: u64,
 }
 
-impl JsCertloop {
+impl Certloop {
     /// A reply that becomes a new `Certloop` instance on the JavaScript thread.
-    fn reply(inner: Certloop) -> Reply {
-        Reply::with(Box::new(move |env| Ok(JsCertloop { inner }.into_instance(env)?.to_unknown())))
+    fn reply(inner: Core) -> Reply {
+        Reply::with(Box::new(move |env| Ok(Certloop { inner }.into_instance(env)?.to_unknown())))
     }
 }
 
 #[napi]
-impl JsCertloop {
+impl Certloop {
     /// Open (or create) a state directory: `certloop.db` and `master.key`.
     #[napi(
         ts_args_type = "dir: string, options?: OpenOptions",
@@ -107,9 +107,11 @@ impl JsCertloop {
             Ok((dir, task::optional::<OpenOptions>(&env, options, "options")?.unwrap_or_default()))
         });
         match args {
-            Ok((dir, options)) => Work::reply(async move {
-                Ok(JsCertloop::reply(options.apply(Certloop::open(dir).await?)))
-            }),
+            Ok((dir, options)) => {
+                Work::reply(
+                    async move { Ok(Certloop::reply(options.apply(Core::open(dir).await?))) },
+                )
+            }
             Err(e) => Work::failed(e),
         }
     }
@@ -120,14 +122,14 @@ impl JsCertloop {
         let options = task::optional::<OpenOptions>(&env, options, "options");
         match options {
             Ok(options) => Work::reply(async move {
-                let inner = options.unwrap_or_default().apply(Certloop::in_memory().await?);
-                Ok(JsCertloop::reply(inner))
+                let inner = options.unwrap_or_default().apply(Core::in_memory().await?);
+                Ok(Certloop::reply(inner))
             }),
             Err(e) => Work::failed(e),
         }
     }
 
-    fn run<T, F>(&self, job: impl FnOnce(Certloop) -> F) -> Pending
+    fn run<T, F>(&self, job: impl FnOnce(Core) -> F) -> Pending
     where
         T: Serialize + Send + 'static,
         F: std::future::Future<Output = certloop::Result<T>> + Send + 'static,
@@ -138,7 +140,7 @@ impl JsCertloop {
     fn run_with<A, T, F>(
         &self,
         args: certloop::Result<A>,
-        job: impl FnOnce(Certloop, A) -> F,
+        job: impl FnOnce(Core, A) -> F,
     ) -> Pending
     where
         T: Serialize + Send + 'static,

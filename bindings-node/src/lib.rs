@@ -11,5 +11,5 @@ mod errors;
 mod inspect;
 mod task;
 
-pub use certloop_handle::JsCertloop;
+pub use certloop_handle::Certloop;
 pub use inspect::*;
