@@ -18,17 +18,26 @@ use crate::model::{
 const EMAIL_ADDRESS: [u64; 7] = [1, 2, 840, 113549, 1, 9, 1];
 
 /// What a CSR asks for: subject, SANs, usages, and optionally the signature algorithm.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Serde shape (camelCase): `{"subject": {"commonName": "a.example"}, "altNames": [{"type":
+/// "DNS", "value": "a.example"}], "keyUsages": [...], "extendedKeyUsages": [...],
+/// "signatureAlgorithm": "ECDSA-SHA256"}`; everything but the subject may be left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CsrSpec {
     /// The subject DN.
     pub subject: Subject,
     /// Subject alternative names (DNS, IP as iPAddress, EMAIL as rfc822Name, URI).
+    #[serde(default)]
     pub alt_names: Vec<SubjectAltName>,
     /// keyUsage bits to request.
+    #[serde(default)]
     pub key_usages: Vec<KeyUsage>,
     /// extendedKeyUsage purposes to request.
+    #[serde(default)]
     pub extended_key_usages: Vec<ExtendedKeyUsage>,
     /// The signature algorithm; `None` signs with the key's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature_algorithm: Option<SignatureAlgorithm>,
 }
 

@@ -236,7 +236,12 @@ impl fmt::Debug for NewCertificate {
 ///
 /// Order: by `not_after` ascending (then id) when `expiring_before` is set, which is what an
 /// expiry sweep wants; otherwise by `created_at` ascending (then id), stable for paging.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Serde shape (camelCase, every field optional): `{"commonName": "api", "san": "a.example",
+/// "states": ["issued"], "expiringBefore": "2027-01-01T00:00:00Z", "issuerCaId": "...",
+/// "profileId": "...", "limit": 50, "offset": 0}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct CertificateQuery {
     /// Substring of the common name, case-insensitive (ASCII case folding). `%` and `_` are
     /// matched literally; this is not a glob.
@@ -246,7 +251,8 @@ pub struct CertificateQuery {
     pub san: Option<String>,
     /// Any of these states; empty means every state except `deleted`.
     pub states: Vec<CertificateState>,
-    /// `not_after` at or before this instant (inclusive).
+    /// `not_after` at or before this instant (inclusive); RFC 3339 in JSON.
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub expiring_before: Option<OffsetDateTime>,
     /// Issued by this CA id (or connector issuer key).
     pub issuer_ca_id: Option<String>,
@@ -269,12 +275,14 @@ pub struct RevokedEntry {
     pub reason: RevocationReason,
 }
 
-/// Filters for [`Store::list_audit`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Filters for [`Store::list_audit`]; camelCase in JSON (`certificateId`, `since`, `limit`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only events about this certificate.
     pub certificate_id: Option<String>,
-    /// Only events at or after this instant.
+    /// Only events at or after this instant; RFC 3339 in JSON.
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub since: Option<OffsetDateTime>,
     /// At most this many events (the oldest matching ones).
     pub limit: Option<u32>,
