@@ -1,0 +1,245 @@
+//! `certloop.Certloop`: the façade handle. Each method converts its arguments with the GIL
+//! held, runs the core future on the module's runtime with the GIL released, then converts
+//! the result. The handle is `Send + Sync` and cheap to share between Python threads.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use certloop::ca::CaSpec;
+use certloop::model::{IssueRequest, RevocationReason};
+use certloop::store::{AuditQuery, CertificateQuery};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use tokio::runtime::Runtime;
+
+use crate::convert::{from_optional_py, from_py};
+use crate::errors::{self, IntoPyResult};
+use crate::records::{
+    AuditEvent, CaSummary, CertificateRecord, Crl, DefaultSetup, DueRenewal, IssuedCertificate,
+    Profile, Template,
+};
+
+/// The one runtime of the module. A current-thread runtime: every calling thread drives its
+/// own future inside `block_on`, so Python threads issue in parallel without a worker pool.
+fn runtime(py: Python<'_>) -> PyResult<&'static Runtime> {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| errors::to_py(py, certloop::Error::io("tokio runtime", e)))?;
+    // Another thread may have won the race; its runtime is as good as ours.
+    Ok(RUNTIME.get_or_init(|| rt))
+}
+
+/// Run `future` with the GIL released and map its error.
+fn run<T, F>(py: Python<'_>, future: F) -> PyResult<T>
+where
+    T: Send,
+    F: Future<Output = certloop::Result<T>> + Send,
+{
+    let rt = runtime(py)?;
+    py.detach(|| rt.block_on(future)).py_err(py)
+}
+
+/// The certloop library handle.
+#[pyclass(frozen, module = "certloop._native", name = "Certloop")]
+pub struct Certloop {
+    inner: certloop::Certloop,
+}
+
+#[pymethods]
+impl Certloop {
+    /// Open (or create) a state directory: `certloop.db` and `master.key` (0600).
+    #[staticmethod]
+    fn open(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let inner = run(py, certloop::Certloop::open(path))?;
+        Ok(Self { inner })
+    }
+
+    /// A throwaway instance: in-memory store, random master key.
+    #[staticmethod]
+    fn in_memory(py: Python<'_>) -> PyResult<Self> {
+        let inner = run(py, certloop::Certloop::in_memory())?;
+        Ok(Self { inner })
+    }
+
+    /// The same instance recording `actor` in audit events.
+    fn with_actor(&self, actor: String) -> Self {
+        Self { inner: self.inner.clone().with_actor(actor) }
+    }
+
+    /// Set up the embedded root CA, issuing CA and `tls-server` template and profile (once).
+    fn init_default(&self, py: Python<'_>) -> PyResult<DefaultSetup> {
+        run(py, self.inner.init_default()).map(DefaultSetup)
+    }
+
+    // ---- CAs ---------------------------------------------------------------------------
+
+    /// Create a CA from a spec dict (`name`, `subject`, `keyAlgorithm`, `ttl`, `parent`, ...).
+    fn create_ca(&self, py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<CaSummary> {
+        let spec: CaSpec = from_py(spec, "spec")?;
+        run(py, self.inner.create_ca(spec)).map(CaSummary)
+    }
+
+    /// Every CA.
+    fn list_cas(&self, py: Python<'_>) -> PyResult<Vec<CaSummary>> {
+        run(py, self.inner.list_cas()).map(|cas| cas.into_iter().map(CaSummary).collect())
+    }
+
+    /// One CA by id or name.
+    fn get_ca(&self, py: Python<'_>, id_or_name: &str) -> PyResult<CaSummary> {
+        run(py, self.inner.get_ca(id_or_name)).map(CaSummary)
+    }
+
+    // ---- templates and profiles ----------------------------------------------------------
+
+    /// Create or replace a template (dict in the wire shape).
+    fn save_template(&self, py: Python<'_>, template: &Bound<'_, PyAny>) -> PyResult<Template> {
+        let template = from_py(template, "template")?;
+        run(py, self.inner.save_template(template)).map(Template)
+    }
+
+    /// A template by id or slug.
+    fn get_template(&self, py: Python<'_>, id_or_slug: &str) -> PyResult<Template> {
+        run(py, self.inner.get_template(id_or_slug)).map(Template)
+    }
+
+    /// Every template.
+    fn list_templates(&self, py: Python<'_>) -> PyResult<Vec<Template>> {
+        run(py, self.inner.list_templates()).map(|t| t.into_iter().map(Template).collect())
+    }
+
+    /// Create or replace a profile (dict in the wire shape).
+    fn save_profile(&self, py: Python<'_>, profile: &Bound<'_, PyAny>) -> PyResult<Profile> {
+        let profile = from_py(profile, "profile")?;
+        run(py, self.inner.save_profile(profile)).map(Profile)
+    }
+
+    /// A profile by id or slug.
+    fn get_profile(&self, py: Python<'_>, id_or_slug: &str) -> PyResult<Profile> {
+        run(py, self.inner.get_profile(id_or_slug)).map(Profile)
+    }
+
+    /// Every profile.
+    fn list_profiles(&self, py: Python<'_>) -> PyResult<Vec<Profile>> {
+        run(py, self.inner.list_profiles()).map(|p| p.into_iter().map(Profile).collect())
+    }
+
+    // ---- issuance ------------------------------------------------------------------------
+
+    /// Issue one certificate. `request` is Infisical's shape: `profileId`, `csr`,
+    /// `attributes` (`commonName`, `ttl`, `keyAlgorithm`, `altNames`, ...), `manageKey`.
+    fn issue(&self, py: Python<'_>, request: &Bound<'_, PyAny>) -> PyResult<IssuedCertificate> {
+        let request: IssueRequest = from_py(request, "request")?;
+        run(py, self.inner.issue(request)).map(IssuedCertificate)
+    }
+
+    /// Issue many certificates in one store transaction. Returns one entry per request, in
+    /// order: an `IssuedCertificate`, or the `CertloopError` that refused that request.
+    fn issue_many<'py>(
+        &self,
+        py: Python<'py>,
+        requests: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let mut parsed = Vec::new();
+        for (i, request) in requests.try_iter()?.enumerate() {
+            parsed.push(from_py::<IssueRequest>(&request?, &format!("requests[{i}]"))?);
+        }
+        let results = run(py, self.inner.issue_many(parsed, |_, _| {}))?;
+        let list = PyList::empty(py);
+        for result in results {
+            match result {
+                Ok(issued) => list.append(Bound::new(py, IssuedCertificate(issued))?)?,
+                Err(e) => list.append(errors::to_py(py, e).into_value(py))?,
+            }
+        }
+        Ok(list)
+    }
+
+    /// Issue a replacement for certificate `id`: same names, fresh key, same lifetime.
+    fn renew(&self, py: Python<'_>, id: &str) -> PyResult<IssuedCertificate> {
+        run(py, self.inner.renew(id)).map(IssuedCertificate)
+    }
+
+    // ---- revocation ----------------------------------------------------------------------
+
+    /// Revoke certificate `id`; `reason` is an RFC 5280 name (`keyCompromise`, `superseded`).
+    #[pyo3(signature = (id, reason = "unspecified"))]
+    fn revoke(&self, py: Python<'_>, id: &str, reason: &str) -> PyResult<CertificateRecord> {
+        let reason: RevocationReason = reason.parse().py_err(py)?;
+        run(py, self.inner.revoke(id, reason)).map(CertificateRecord)
+    }
+
+    /// Put certificate `id` on hold.
+    fn suspend(&self, py: Python<'_>, id: &str) -> PyResult<CertificateRecord> {
+        run(py, self.inner.suspend(id)).map(CertificateRecord)
+    }
+
+    /// Lift the hold on certificate `id`.
+    fn unsuspend(&self, py: Python<'_>, id: &str) -> PyResult<CertificateRecord> {
+        run(py, self.inner.unsuspend(id)).map(CertificateRecord)
+    }
+
+    /// Sign a fresh CRL for `ca` (id or name; the default issuing CA when omitted).
+    #[pyo3(signature = (ca = None))]
+    fn crl(&self, py: Python<'_>, ca: Option<&str>) -> PyResult<Crl> {
+        run(py, self.inner.crl(ca)).map(Crl)
+    }
+
+    // ---- inventory and audit -------------------------------------------------------------
+
+    /// Certificates matching `query` (`commonName`, `san`, `states`, `expiringBefore`,
+    /// `issuerCaId`, `profileId`, `limit`, `offset`); every live one when omitted.
+    #[pyo3(signature = (query = None))]
+    fn list(
+        &self,
+        py: Python<'_>,
+        query: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<CertificateRecord>> {
+        let query: CertificateQuery = from_optional_py(query, "query")?;
+        run(py, self.inner.list(&query))
+            .map(|records| records.into_iter().map(CertificateRecord).collect())
+    }
+
+    /// One certificate by id or serial number.
+    fn show(&self, py: Python<'_>, id: &str) -> PyResult<CertificateRecord> {
+        run(py, self.inner.show(id)).map(CertificateRecord)
+    }
+
+    /// Live certificates whose notAfter falls within `days` from now.
+    fn expiring_within(&self, py: Python<'_>, days: u32) -> PyResult<Vec<CertificateRecord>> {
+        run(py, self.inner.expiring_within(days))
+            .map(|records| records.into_iter().map(CertificateRecord).collect())
+    }
+
+    /// Audit events matching `query` (`certificateId`, `since`, `limit`), oldest first.
+    #[pyo3(signature = (query = None))]
+    fn audit_log(
+        &self,
+        py: Python<'_>,
+        query: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<AuditEvent>> {
+        let query: AuditQuery = from_optional_py(query, "query")?;
+        run(py, self.inner.audit_log(&query))
+            .map(|events| events.into_iter().map(AuditEvent).collect())
+    }
+
+    /// Live auto-renewing certificates that are due now, each with the reason.
+    fn renewals_due(&self, py: Python<'_>) -> PyResult<Vec<DueRenewal>> {
+        run(py, self.inner.renewals_due()).map(|due| due.into_iter().map(DueRenewal).collect())
+    }
+
+    /// Mark every certificate past its notAfter as expired and return them.
+    fn expire_overdue(&self, py: Python<'_>) -> PyResult<Vec<CertificateRecord>> {
+        run(py, self.inner.expire_overdue())
+            .map(|records| records.into_iter().map(CertificateRecord).collect())
+    }
+
+    fn __repr__(&self) -> String {
+        "Certloop()".to_owned()
+    }
+}
