@@ -70,7 +70,6 @@ impl Certloop {
                 Some(reason) => Revoker::revoke(acme.as_ref(), &record, reason, now).await?,
                 None => Revoker::unsuspend(acme.as_ref(), &record).await?,
             }
-
         } else if let Some(script) = self.script_revoker(&record).await? {
             match reason {
                 Some(reason) => Revoker::revoke(script.as_ref(), &record, reason, now).await?,
