@@ -94,7 +94,7 @@ done
 
 step "ffi: C tests under valgrind memcheck"
 VALGRIND=(valgrind --quiet --leak-check=full --show-leak-kinds=definite
-  --errors-for-leak-kinds=definite --error-exitcode=97)
+  --errors-for-leak-kinds=definite --error-exitcode=97 --suppressions=ffi/tests/valgrind.supp)
 dir=$(new_flow_dir flow-valgrind)
 "${VALGRIND[@]}" "$WORK/flow-shared" "$dir"
 check_flow_output "$dir"
