@@ -29,6 +29,10 @@ pub struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// More log lines on stderr: -v adds what connectors report (a script CA's output, ACME
+    /// steps), -vv debugging detail. Warnings are always shown. Secrets are never logged.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -259,6 +263,7 @@ pub struct ListArgs {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
+    init_logging(cli.verbose);
     match commands::run(cli).await {
         Ok(()) => ExitCode::from(exit::OK),
         Err(error) => {
@@ -281,4 +286,20 @@ async fn main() -> ExitCode {
             ExitCode::from(exit::for_kind(error.kind()))
         }
     }
+}
+
+/// Log lines go to stderr, so stdout stays the command's output (`--json` stays parseable).
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        2 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .init();
 }

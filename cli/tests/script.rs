@@ -89,6 +89,19 @@ fn issue_through_a_script_profile_in_both_isolation_modes() {
         assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
         assert!(out.join("key.pem").is_file(), "the library generated the key and wrote it");
     }
+    // What the script prints reaches stderr with -v (the script log target), never stdout.
+    for (flag, shown) in [(None, false), (Some("-v"), true)] {
+        let mut args = vec!["issue", "--profile", "corp-ca", "--cn", "host.corp"];
+        args.extend(["--param", "ticket=CHG-43", "--json"]);
+        args.extend(flag);
+        let run = certloop(&home, &args);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+        assert_eq!(stderr.contains("for ticket CHG-43"), shown, "{flag:?}: {stderr}");
+        assert!(!stdout.contains("for ticket"), "{stdout}");
+        serde_json::from_str::<serde_json::Value>(&stdout).expect("stdout stays JSON");
+    }
     // CERTLOOP_SCRIPT_ROOT confines script paths.
     let confined = Command::new(env!("CARGO_BIN_EXE_certloop"))
         .args(["profile", "create", "--file"])
