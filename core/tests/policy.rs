@@ -217,3 +217,72 @@ async fn public_tls_certificates_are_linted_against_the_baseline_requirements() 
     let record = certloop.show(&issued.certificate_id).await.unwrap();
     assert!(record.not_after - record.not_before < time::Duration::days(91));
 }
+
+/// The façade keeps parsed profiles and templates between issues; a save must still take
+/// effect on the very next issue.
+#[tokio::test]
+async fn a_saved_template_or_profile_applies_to_the_next_issue_on_the_same_handle() {
+    let certloop = acme_setup().await;
+    let first = certloop.issue(acme("shop.acme.com")).await.unwrap();
+    let first = certloop.show(&first.certificate_id).await.unwrap();
+    assert_eq!((first.not_after - first.not_before).whole_days(), 30);
+
+    let mut template = certloop.get_template("acme-web").await.unwrap();
+    template.validity = serde_json::from_value(serde_json::json!({"max": "10d"})).unwrap();
+    certloop.save_template(template).await.unwrap();
+    let mut profile = certloop.get_profile("acme-web").await.unwrap();
+    profile.api_config =
+        serde_json::from_value(serde_json::json!({"autoRenew": true, "renewBeforeDays": 3}))
+            .unwrap();
+    certloop.save_profile(profile).await.unwrap();
+
+    let second = certloop.issue(acme("shop.acme.com")).await.unwrap();
+    let second = certloop.show(&second.certificate_id).await.unwrap();
+    assert_eq!((second.not_after - second.not_before).whole_days(), 10, "the new template max");
+    assert_eq!(second.renew_before_days, Some(3), "the new profile's renewal window");
+
+    let mut template = certloop.get_template("acme-web").await.unwrap();
+    template.validity = serde_json::from_value(serde_json::json!({"max": "5d"})).unwrap();
+    certloop.save_template(template).await.unwrap();
+    let mut request = acme("shop.acme.com");
+    request.attributes.ttl = Some(Ttl::from_days(10));
+    let refused = certloop.issue(request).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::PolicyViolation, "{refused}");
+}
+
+/// Another process (here another handle, with its own SQLite connection) saving a template
+/// must take effect on this handle's next issue too.
+#[tokio::test]
+async fn a_template_saved_by_another_handle_on_the_same_store_applies_to_the_next_issue() {
+    let dir = Scratch::new();
+    let issuer = Certloop::open(dir.path()).await.unwrap();
+    issuer.init_default().await.unwrap();
+    let first =
+        issuer.issue(under_default_profile("one.example.internal", Some(90))).await.unwrap();
+    let first = issuer.show(&first.certificate_id).await.unwrap();
+    assert_eq!((first.not_after - first.not_before).whole_days(), 90);
+
+    let admin = Certloop::open(dir.path()).await.unwrap();
+    let mut template = admin.get_template("tls-server").await.unwrap();
+    template.validity = serde_json::from_value(serde_json::json!({"max": "20d"})).unwrap();
+    admin.save_template(template).await.unwrap();
+
+    let request = under_default_profile("two.example.internal", Some(90));
+    let refused = issuer.issue(request).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::PolicyViolation, "{refused}");
+    let third = issuer.issue(under_default_profile("three.example.internal", None)).await.unwrap();
+    let third = issuer.show(&third.certificate_id).await.unwrap();
+    assert_eq!((third.not_after - third.not_before).whole_days(), 20);
+}
+
+/// A request under the default profile, asking for `days` of lifetime when set.
+fn under_default_profile(cn: &str, days: Option<u64>) -> IssueRequest {
+    IssueRequest {
+        attributes: CertificateAttributes {
+            subject: Subject::common_name(cn),
+            ttl: days.map(Ttl::from_days),
+            ..CertificateAttributes::default()
+        },
+        ..IssueRequest::default()
+    }
+}

@@ -58,8 +58,7 @@ impl Certloop {
 
     /// Everything a request needs from its profile, resolved once per batch.
     pub(super) async fn issue_context(&self, profile_id: &str) -> Result<IssueContext> {
-        let profile = self.get_profile(profile_id).await?;
-        let template = self.get_template(&profile.template_id).await?;
+        let (profile, template) = self.profile_and_template(profile_id).await?;
         let mut acme = None;
         let (connector, ca): (Arc<dyn CaConnector>, Option<Arc<InternalCa>>) = match &profile.issuer
         {
@@ -279,8 +278,8 @@ impl Certloop {
 
 /// What one profile resolves to for issuing.
 pub(super) struct IssueContext {
-    profile: CertificateProfile,
-    template: CertificateTemplate,
+    profile: Arc<CertificateProfile>,
+    template: Arc<CertificateTemplate>,
     connector: Arc<dyn CaConnector>,
     ca: Option<Arc<InternalCa>>,
     /// The ACME connector, for ACME profiles (orders may wait for manual validation).

@@ -126,6 +126,9 @@ struct Inner {
     cas: RwLock<HashMap<String, Arc<InternalCa>>>,
     /// Script connectors by profile id, kept so their scripts stay loaded between calls.
     scripts: std::sync::Mutex<HashMap<String, Arc<crate::ca::ScriptConnector>>>,
+    /// Parsed profiles with their templates, by the id or slug asked for (see
+    /// [`Certloop::profile_and_template`]).
+    policies: std::sync::Mutex<HashMap<String, policies::CachedPolicy>>,
     /// When set, script CA profiles may only name scripts inside this directory (canonical).
     script_root: Option<std::path::PathBuf>,
 }
@@ -166,6 +169,7 @@ impl Certloop {
                 actor: "api".to_owned(),
                 cas: RwLock::new(HashMap::new()),
                 scripts: std::sync::Mutex::new(HashMap::new()),
+                policies: std::sync::Mutex::new(HashMap::new()),
                 script_root: None,
             }),
         })
@@ -192,6 +196,7 @@ impl Certloop {
             actor: inner.actor.clone(),
             cas: RwLock::new(HashMap::new()),
             scripts: std::sync::Mutex::new(HashMap::new()),
+            policies: std::sync::Mutex::new(HashMap::new()),
             script_root: inner.script_root.clone(),
         };
         change(&mut copy);

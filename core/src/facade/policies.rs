@@ -57,6 +57,36 @@ impl Certloop {
         self.list_typed(DocumentKind::PROFILE).await
     }
 
+    /// The profile `id_or_slug` and its template, parsed, for issuing. Kept between calls
+    /// while the store's [`documents_version`](Store::documents_version) stays the same, so
+    /// one-by-one issuance does not read and parse two JSON documents per certificate; a
+    /// template or profile saved through any handle or process takes effect on the next call.
+    pub(super) async fn profile_and_template(
+        &self,
+        id_or_slug: &str,
+    ) -> Result<(Arc<CertificateProfile>, Arc<CertificateTemplate>)> {
+        // Read the version before the documents: a write between the two leaves an entry
+        // stamped with the old version, which the next call then re-reads.
+        let version = self.inner.store.documents_version().await?;
+        if let Some(version) = version {
+            let cached = self.inner.policies.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(entry) = cached.get(id_or_slug).filter(|e| e.version == version) {
+                return Ok((entry.profile.clone(), entry.template.clone()));
+            }
+        }
+        let profile = Arc::new(self.get_profile(id_or_slug).await?);
+        let template = Arc::new(self.get_template(&profile.template_id).await?);
+        if let Some(version) = version {
+            let mut cached = self.inner.policies.lock().unwrap_or_else(|p| p.into_inner());
+            // Entries of older versions can never match again.
+            cached.retain(|_, entry| entry.version == version);
+            let entry =
+                CachedPolicy { version, profile: profile.clone(), template: template.clone() };
+            cached.insert(id_or_slug.to_owned(), entry);
+        }
+        Ok((profile, template))
+    }
+
     /// Set up the embedded default, once: a root CA, an issuing CA under it, and a `tls-server`
     /// template and profile. Calling it again changes nothing.
     pub async fn init_default(&self) -> Result<DefaultSetup> {
@@ -102,6 +132,13 @@ impl Certloop {
         };
         Ok(DefaultSetup { root_ca: root, issuing_ca: issuing, profile, created })
     }
+}
+
+/// A profile and its template as read at one [`Store::documents_version`].
+pub(super) struct CachedPolicy {
+    version: u64,
+    profile: Arc<CertificateProfile>,
+    template: Arc<CertificateTemplate>,
 }
 
 fn default_ca_spec(

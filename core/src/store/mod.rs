@@ -72,6 +72,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Remove the `kind` document `id`. `NotFound` when there is none.
     async fn delete_document(&self, kind: DocumentKind, id: &str) -> Result<()>;
 
+    /// A number that changes whenever a document may have changed since it was last read:
+    /// written through this store, or committed by another connection (another process on
+    /// the same database). Callers may keep parsed documents while it stays the same.
+    /// `None` (the default) when the store cannot tell, which disables such caches.
+    async fn documents_version(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
     // --- Certificates -------------------------------------------------------------------
 
     /// Store one issued certificate: its request row, its record (with the sealed private key

@@ -13,6 +13,7 @@ mod objects;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -33,6 +34,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     path: Option<PathBuf>,
+    /// [`Store::documents_version`]: bumped after every document this store writes or
+    /// deletes, and whenever `PRAGMA data_version` shows another connection's commit.
+    documents_version: AtomicU64,
+    /// The `PRAGMA data_version` last seen by [`Store::documents_version`].
+    outside_commits_seen: AtomicI64,
 }
 
 impl SqliteStore {
@@ -76,7 +82,12 @@ impl SqliteStore {
             .map_err(db(format!("configuring {shown}")))?;
         conn.set_prepared_statement_cache_capacity(64);
         migrations::migrate(&mut conn, shown)?;
-        Ok(SqliteStore { conn: Mutex::new(conn), path })
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            path,
+            documents_version: AtomicU64::new(0),
+            outside_commits_seen: AtomicI64::new(-1),
+        })
     }
 
     /// The file, or `None` in memory.
@@ -136,7 +147,12 @@ impl Store for SqliteStore {
         slug: &str,
         body: &serde_json::Value,
     ) -> Result<()> {
-        objects::put_document(&mut self.lock(), kind, id, slug, body)
+        let mut conn = self.lock();
+        let saved = objects::put_document(&mut conn, kind, id, slug, body);
+        // After the commit (and even when it failed, to be safe): a reader that saw the old
+        // version number re-reads.
+        self.documents_version.fetch_add(1, Ordering::SeqCst);
+        saved
     }
 
     async fn get_document(
@@ -152,7 +168,24 @@ impl Store for SqliteStore {
     }
 
     async fn delete_document(&self, kind: DocumentKind, id: &str) -> Result<()> {
-        objects::delete_document(&self.lock(), kind, id)
+        let conn = self.lock();
+        let deleted = objects::delete_document(&conn, kind, id);
+        self.documents_version.fetch_add(1, Ordering::SeqCst);
+        deleted
+    }
+
+    async fn documents_version(&self) -> Result<Option<u64>> {
+        let conn = self.lock();
+        // Changes when another connection has committed since this one last looked; our own
+        // commits do not change it (https://sqlite.org/pragma.html#pragma_data_version).
+        let outside: i64 = conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+            .map_err(db("reading PRAGMA data_version"))?;
+        if self.outside_commits_seen.swap(outside, Ordering::SeqCst) != outside {
+            self.documents_version.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(Some(self.documents_version.load(Ordering::SeqCst)))
     }
 
     async fn insert_certificate(
