@@ -87,7 +87,8 @@ export CERTLOOP_TEST_NGINX_PORT="$nginx_port"
 export CERTLOOP_TEST_SSH_DIR="$work/ssh"
 export CERTLOOP_TEST_SSH_PORT="$ssh_port"
 export CERTLOOP_TEST_KEYTOOL=1
-step "cargo test -p certloop --test deploy (nginx, sshd, keytool, openssl)"
-cargo test -p certloop --test deploy --locked -- --test-threads 1
-step "cargo test -p certloop-cli --test deploy_cli (issue --target, deploy, pin-check exit codes)"
-cargo test -p certloop-cli --test deploy_cli --locked -- --test-threads 1
+# --workspace: the feature set scripts/test built with, so nothing is compiled again.
+step "cargo test --test deploy (nginx, sshd, keytool, openssl)"
+cargo test --workspace --test deploy --locked -- --test-threads 1
+step "cargo test --test deploy_cli (issue --target, deploy, pin-check exit codes)"
+cargo test --workspace --test deploy_cli --locked -- --test-threads 1

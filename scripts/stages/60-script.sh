@@ -33,7 +33,7 @@ platsite=$("$python_bin" -c 'import sysconfig; print(sysconfig.get_paths()["plat
 
 step "script CA with cryptography: child process and embedded interpreter"
 CERTLOOP_TEST_PYTHON="$python_bin" PYTHONPATH="$site:$platsite" \
-  cargo test -p certloop --features python --locked --test script_ca -- --ignored cryptography
+  cargo test --workspace --locked --test script_ca -- --ignored cryptography
 
 step "example script CA runs under the plain interpreter (contract smoke test)"
 python3 - <<'PY'
