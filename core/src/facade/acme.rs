@@ -382,16 +382,7 @@ impl Certloop {
         self.inner.store.insert_certificates(std::slice::from_ref(&new)).await?;
         let certificate_id = new.record.certificate_id.clone();
         if let Some(previous) = previous.as_mut() {
-            previous.renewed_by = Some(certificate_id.clone());
-            previous.updated_at = self.now();
-            let note = self.event(
-                AuditAction::Renewed,
-                Some(&previous.certificate_id),
-                None,
-                AuditOutcome::Success,
-                format!("replaced by {certificate_id}"),
-            );
-            self.inner.store.update_certificate(previous, &note).await?;
+            self.mark_renewed(previous, &certificate_id).await?;
         }
         stored.order.status = OrderStatus::Completed;
         stored.order.certificate_id = Some(certificate_id.clone());

@@ -262,17 +262,26 @@ impl Certloop {
             }
         };
         self.inner.store.insert_certificates(std::slice::from_ref(&new)).await?;
-        previous.renewed_by = Some(new.record.certificate_id.clone());
+        self.mark_renewed(&mut previous, &new.record.certificate_id).await?;
+        Ok(response)
+    }
+
+    /// Record on `previous` that `successor` replaced it, with its audit event.
+    pub(super) async fn mark_renewed(
+        &self,
+        previous: &mut CertificateRecord,
+        successor: &str,
+    ) -> Result<()> {
+        previous.renewed_by = Some(successor.to_owned());
         previous.updated_at = self.now();
         let note = self.event(
             AuditAction::Renewed,
             Some(&previous.certificate_id),
             None,
             AuditOutcome::Success,
-            format!("replaced by {}", new.record.certificate_id),
+            format!("replaced by {successor}"),
         );
-        self.inner.store.update_certificate(&previous, &note).await?;
-        Ok(response)
+        self.inner.store.update_certificate(previous, &note).await
     }
 }
 
