@@ -3,5 +3,6 @@
 //! (Debian's instead of pyenv's, say), so point it at the build interpreter's library.
 
 fn main() {
+    #[cfg(feature = "python")]
     pyo3_build_config::add_libpython_rpath_link_args();
 }
