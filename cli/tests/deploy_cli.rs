@@ -3,37 +3,11 @@
 //! nginx part runs when `scripts/stages/40-deploy.sh` provides nginx (it prints why it skips
 //! otherwise).
 
+mod common;
+
+use common::{certloop, json, ok, text};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn certloop(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_certloop"))
-        .args(args)
-        .env("CERTLOOP_HOME", home)
-        .env_remove("CERTLOOP_MASTER_KEY")
-        .env_remove("CERTLOOP_KEYSTORE_PASSWORD")
-        .output()
-        .expect("certloop runs")
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let out = certloop(home, args);
-    assert!(
-        out.status.success(),
-        "certloop {args:?} failed ({:?}):\n{}",
-        out.status.code(),
-        text(&out)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
+use std::process::Command;
 
 fn openssl_ok(args: &[&str]) -> String {
     let out = Command::new("openssl").args(args).output().expect("openssl runs");

@@ -1,36 +1,14 @@
 //! The README's journey, through the real `certloop` binary and the real `openssl`.
 
+mod common;
+
+use common::{certloop, json, ok};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn certloop(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_certloop"))
-        .args(args)
-        .env("CERTLOOP_HOME", home)
-        .env_remove("CERTLOOP_MASTER_KEY")
-        .output()
-        .expect("certloop runs")
-}
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let out = certloop(home, args);
-    assert!(
-        out.status.success(),
-        "certloop {args:?} failed ({:?}):\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn openssl(dir: &Path, args: &[&str]) -> Output {
     Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs")
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
 #[test]

@@ -1,31 +1,13 @@
 //! `certloop profile create` + `certloop issue --param` with a Python-script CA, through the
 //! real binary (which embeds CPython), the real example script and the real `openssl`.
 
+mod common;
+
+use common::{certloop, ok};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 const SECRET: &str = "cli-s3cret-QW7-never-shown";
-
-fn certloop(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_certloop"))
-        .args(args)
-        .env("CERTLOOP_HOME", home)
-        .env_remove("CERTLOOP_MASTER_KEY")
-        .output()
-        .expect("certloop runs")
-}
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let out = certloop(home, args);
-    assert!(
-        out.status.success(),
-        "certloop {args:?} failed ({:?}):\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn corp_ca_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/script-ca/corp_ca.py")
