@@ -339,6 +339,9 @@ async fn capture_tracing<F: std::future::Future>(
     let events = Arc::new(Mutex::new(Vec::new()));
     let subscriber = Lines { events: events.clone() };
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Tests on other threads, with no subscriber, may have cached "never" for the script's
+    // log callsites in the meantime (it made this test flaky): recompute for this one.
+    tracing::callsite::rebuild_interest_cache();
     let output = future.await;
     (events, output)
 }
