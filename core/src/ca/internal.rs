@@ -376,7 +376,7 @@ impl InternalCa {
         let revoked_certs = entries
             .iter()
             .map(|entry| {
-                let serial = hex_to_bytes(&entry.serial_number).ok_or_else(|| {
+                let serial = serial_bytes(&entry.serial_number).ok_or_else(|| {
                     Error::invalid("serialNumber", format!("{:?} is not hex", entry.serial_number))
                 })?;
                 Ok(rcgen::RevokedCertParams {
@@ -510,11 +510,12 @@ fn crl_reason(reason: RevocationReason) -> rcgen::RevocationReason {
     }
 }
 
-fn hex_to_bytes(hex: &str) -> Option<Vec<u8>> {
+/// A stored serial number's bytes; an odd digit count is read with a leading zero.
+fn serial_bytes(hex: &str) -> Option<Vec<u8>> {
     let hex = hex.trim();
-    let padded = if hex.len() % 2 == 1 { format!("0{hex}") } else { hex.to_owned() };
-    (0..padded.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(padded.get(i..i + 2)?, 16).ok())
-        .collect()
+    if hex.len() % 2 == 1 {
+        crate::crypto::x509::hex_decode(&format!("0{hex}"))
+    } else {
+        crate::crypto::x509::hex_decode(hex)
+    }
 }

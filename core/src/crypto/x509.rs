@@ -160,6 +160,19 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Bytes from hex digits (either case; `:` separators, as openssl prints them, are skipped).
+/// `None` unless the digits make whole bytes. Copies nothing but the result, so it may decode
+/// key material into a zeroizing buffer.
+pub(crate) fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    let nibble = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let mut digits = text.bytes().filter(|&b| b != b':');
+    let mut out = Vec::with_capacity(text.len() / 2);
+    while let Some(high) = digits.next() {
+        out.push(nibble(high)? << 4 | nibble(digits.next()?)?);
+    }
+    Some(out)
+}
+
 /// A serial number as minimal lower-case hex (no leading zero bytes, at least one byte).
 pub(crate) fn serial_hex(bytes: &[u8]) -> String {
     let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len().saturating_sub(1));

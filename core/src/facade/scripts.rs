@@ -70,7 +70,7 @@ impl Certloop {
             } else {
                 let value = param.value.as_ref().map(SecretString::expose).unwrap_or_default();
                 let context = connector_param_context(&profile_id, &param.name);
-                hex(&self.inner.sealer.seal(value.as_bytes(), &context)?)
+                crate::crypto::x509::hex(&self.inner.sealer.seal(value.as_bytes(), &context)?)
             };
             sealed.insert(param.name.clone(), serde_json::Value::String(blob));
         }
@@ -111,7 +111,7 @@ impl Certloop {
         for param in params {
             let mut param = param.clone();
             if param.sensitive && !param.dynamic {
-                let blob = sealed.get(&param.name).and_then(|h| unhex(h)).ok_or_else(|| {
+                let blob = sealed.get(&param.name).and_then(|h| crate::crypto::x509::hex_decode(h)).ok_or_else(|| {
                     Error::store(format!(
                         "profile {}: the sealed value of {:?} is missing; save the profile again",
                         profile.slug, param.name
@@ -194,15 +194,4 @@ pub(super) fn stored_request_json(
         }
     }
     Ok(value)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }

@@ -228,7 +228,7 @@ pub fn connector_param_context(connector_id: &str, name: &str) -> Vec<u8> {
 fn parse_key_text(text: &str) -> Option<MasterKey> {
     let text = text.trim();
     let decoded = Zeroizing::new(if text.len() == 2 * KEY_LEN {
-        hex_decode(text).or_else(|| base64_decode(text))?
+        crate::crypto::x509::hex_decode(text).or_else(|| base64_decode(text))?
     } else {
         base64_decode(text)?
     });
@@ -244,14 +244,6 @@ fn hex_encode(bytes: &[u8]) -> String {
         s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     s
-}
-
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    let nibble = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
-    text.as_bytes().chunks(2).map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?)).collect()
 }
 
 /// RFC 4648 base64, standard (§4) or URL-safe (§5) alphabet, padding optional.
@@ -344,14 +336,14 @@ mod tests {
     fn hex_and_base64_decode_the_same_key() {
         let bytes: Vec<u8> = (0u8..32).collect();
         let hex = hex_encode(&bytes);
-        assert_eq!(hex_decode(&hex).as_deref(), Some(bytes.as_slice()));
+        assert_eq!(crate::crypto::x509::hex_decode(&hex).as_deref(), Some(bytes.as_slice()));
         // `openssl rand -base64 32` style, with padding, for bytes 0..32.
         let b64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
         assert_eq!(base64_decode(b64).as_deref(), Some(bytes.as_slice()));
         assert_eq!(base64_decode(b64.trim_end_matches('=')).as_deref(), Some(bytes.as_slice()));
         assert!(base64_decode("A").is_none());
         assert!(base64_decode("AA*A").is_none());
-        assert!(hex_decode("0g").is_none());
+        assert!(crate::crypto::x509::hex_decode("0g").is_none());
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! URL and the instructions a person needs, and [`AcmeConnector::resume`] completes it later.
 
 mod config;
+mod problem;
+mod renewal_info;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,23 +19,23 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use instant_acme::{
-    Account, AccountCredentials, AuthorizationStatus, CertificateIdentifier, ChallengeType,
-    ExternalAccountKey, Identifier, NewAccount, NewOrder, Order, OrderStatus, RetryPolicy,
-    RevocationRequest,
+    Account, AccountCredentials, AuthorizationStatus, ChallengeType, ExternalAccountKey,
+    Identifier, NewAccount, NewOrder, Order, OrderStatus, RetryPolicy, RevocationRequest,
 };
 use rustls_pki_types::CertificateDer;
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 pub use config::{AcmeIssuerConfig, EabConfig};
+pub use renewal_info::{RenewalWindow, ari_certificate_id};
+
+use problem::{backoff, flatten, map_acme, order_problem};
 
 use super::{CaConnector, Capabilities, CertificateOrder, Issued, Revoker};
 use crate::crypto;
 use crate::dcv::{Challenge, ChallengeKind, ChallengeSolver, ManualInstructions, ManualStep};
 use crate::error::{Error, Result};
 use crate::model::{CertificateRecord, RevocationReason, SubjectAltName};
-use crate::policy::RenewalCheck;
 
 /// An ACME account, usable by connectors; cheap to clone.
 #[derive(Clone)]
@@ -142,65 +143,6 @@ pub enum AcmeOutcome {
         /// What the person must do.
         instructions: ManualInstructions,
     },
-}
-
-/// The CA's suggested renewal window (RFC 9773 §4.2).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RenewalWindow {
-    /// Renew no earlier than this.
-    #[serde(with = "time::serde::rfc3339")]
-    pub start: OffsetDateTime,
-    /// Renew no later than this.
-    #[serde(with = "time::serde::rfc3339")]
-    pub end: OffsetDateTime,
-    /// Why the CA suggests it (incident page), when given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub explanation_url: Option<String>,
-    /// The ARI certificate identifier (`base64url(AKI).base64url(serial)`).
-    pub certificate_id: String,
-}
-
-impl RenewalWindow {
-    /// The instant to renew at: a point inside the window (RFC 9773 §4.2 asks for a uniformly
-    /// random one), derived from the certificate identifier so that every sweep picks the same
-    /// point and a fleet of certificates spreads over the window.
-    pub fn renew_at(&self) -> OffsetDateTime {
-        let span = (self.end - self.start).max(time::Duration::ZERO);
-        let digest = ring::digest::digest(&ring::digest::SHA256, self.certificate_id.as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest.as_ref()[..8]);
-        let fraction = u64::from_be_bytes(first) as f64 / u64::MAX as f64;
-        self.start + span * fraction
-    }
-
-    /// Why renewal is due at `now`, once [`RenewalWindow::renew_at`] has passed.
-    pub fn due_message(&self, now: OffsetDateTime) -> Option<String> {
-        let at = self.renew_at();
-        (now >= at).then(|| {
-            format!(
-                "the CA suggests renewing between {} and {} (picked {at}){}",
-                self.start,
-                self.end,
-                self.explanation_url.as_deref().map(|u| format!("; see {u}")).unwrap_or_default()
-            )
-        })
-    }
-}
-
-/// The CA's suggested window as a named renewal check (`acmeRenewalInfo`).
-impl RenewalCheck for RenewalWindow {
-    fn name(&self) -> &'static str {
-        "acmeRenewalInfo"
-    }
-
-    fn due_at(&self, _record: &CertificateRecord) -> Option<OffsetDateTime> {
-        Some(self.renew_at())
-    }
-
-    fn evaluate(&self, _record: &CertificateRecord, now: OffsetDateTime) -> Option<String> {
-        self.due_message(now)
-    }
 }
 
 /// The ACME connector.
@@ -645,160 +587,9 @@ fn acme_reason(reason: RevocationReason) -> instant_acme::RevocationReason {
     }
 }
 
-/// Delay before retry `attempt` (1-based): 0.5 s doubling, at most 8 s.
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(500u64.saturating_mul(1 << attempt.min(4).saturating_sub(1)))
-}
-
-/// A timeout result flattened into our error.
-fn flatten<T>(
-    result: std::result::Result<
-        std::result::Result<T, instant_acme::Error>,
-        tokio::time::error::Elapsed,
-    >,
-    timeout: Duration,
-    what: &str,
-) -> Result<T> {
-    match result {
-        Ok(inner) => inner.map_err(map_acme),
-        Err(_) => Err(Error::Ca {
-            message: format!("ACME {what} timed out after {timeout:?}"),
-            retryable: true,
-        }),
-    }
-}
-
-/// ACME problem types (RFC 8555 §6.7) worth retrying; all others are terminal.
-const RETRYABLE_PROBLEMS: &[&str] = &["badNonce", "rateLimited", "serverInternal"];
-
-/// An instant-acme error as ours, keeping the problem document whole.
-fn map_acme(error: instant_acme::Error) -> Error {
-    match error {
-        instant_acme::Error::Api(problem) => {
-            let kind = problem.r#type.as_deref().unwrap_or("about:blank");
-            let short = kind.rsplit(':').next().unwrap_or(kind);
-            let retryable = RETRYABLE_PROBLEMS.contains(&short);
-            Error::Ca { message: describe_problem(&problem), retryable }
-        }
-        instant_acme::Error::Timeout(_) => {
-            Error::Ca { message: "timed out waiting for the ACME server".into(), retryable: true }
-        }
-        instant_acme::Error::Unsupported(feature) => {
-            Error::Unsupported(format!("ACME server: {feature}"))
-        }
-        instant_acme::Error::Crypto | instant_acme::Error::KeyRejected => {
-            Error::crypto(format!("ACME: {error}"))
-        }
-        instant_acme::Error::Json(e) => Error::ca(format!("ACME server sent bad JSON: {e}")),
-        other => Error::Ca { message: format!("ACME transport: {other}"), retryable: true },
-    }
-}
-
-/// The problem document as one line: type, status, detail, then each subproblem.
-fn describe_problem(problem: &instant_acme::Problem) -> String {
-    let mut out = format!(
-        "ACME problem {} (HTTP {}): {}",
-        problem.r#type.as_deref().unwrap_or("about:blank"),
-        problem.status.map_or_else(|| "?".to_owned(), |s| s.to_string()),
-        problem.detail.as_deref().unwrap_or("no detail"),
-    );
-    for sub in &problem.subproblems {
-        out.push_str(&format!(
-            "; {} {}: {}",
-            sub.identifier.as_ref().map_or_else(String::new, |id| format!("{id:?}")),
-            sub.r#type.as_deref().unwrap_or(""),
-            sub.detail.as_deref().unwrap_or(""),
-        ));
-    }
-    out
-}
-
-/// A terminal error for an invalid order, with the CA's problem when it gave one.
-fn order_problem(order: &mut Order, what: &str) -> Error {
-    let state = order.state();
-    let detail = state.error.as_ref().map(describe_problem);
-    Error::ca(match detail {
-        Some(detail) => format!("{what}: {detail}"),
-        None => format!("{what} (order status {:?})", state.status),
-    })
-}
-
-/// The RFC 9773 §4.1 certificate identifier: base64url(AKI keyIdentifier) "." base64url(serial
-/// DER content). `None` when the certificate has no AKI keyIdentifier.
-pub fn ari_certificate_id(certificate_pem: &str) -> Result<Option<CertificateIdentifier<'static>>> {
-    let info = crypto::inspect_certificate(certificate_pem.as_bytes())?;
-    let Some(aki_hex) = info.authority_key_id.as_deref() else { return Ok(None) };
-    let aki = hex_decode(aki_hex)?;
-    let mut serial = hex_decode(&info.serial_number)?;
-    if serial.first().is_some_and(|b| b & 0x80 != 0) {
-        serial.insert(0, 0); // DER INTEGER content keeps a positive number positive
-    }
-    Ok(Some(CertificateIdentifier {
-        authority_key_identifier: Cow::Owned(URL_SAFE_NO_PAD.encode(aki)),
-        serial: Cow::Owned(URL_SAFE_NO_PAD.encode(serial)),
-    }))
-}
-
-fn hex_decode(hex: &str) -> Result<Vec<u8>> {
-    let clean: Vec<u8> = hex.bytes().filter(|b| *b != b':').collect();
-    if !clean.len().is_multiple_of(2) {
-        return Err(Error::invalid("serialNumber", format!("odd-length hex {hex:?}")));
-    }
-    clean
-        .chunks(2)
-        .map(|pair| {
-            std::str::from_utf8(pair)
-                .ok()
-                .and_then(|s| u8::from_str_radix(s, 16).ok())
-                .ok_or_else(|| Error::invalid("serialNumber", format!("bad hex {hex:?}")))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ari_identifier_matches_rfc_9773_example() {
-        // RFC 9773 §4.1: AKI 69:88:5B:6B:87:46:40:41:E1:B3:7B:84:7B:A0:AE:2C:DE:01:C8:D4,
-        // serial 00:87:65:43:21 -> "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE".
-        let aki = hex_decode("69885b6b87464041e1b37b847ba0ae2cde01c8d4").unwrap();
-        let mut serial = hex_decode("87654321").unwrap();
-        if serial[0] & 0x80 != 0 {
-            serial.insert(0, 0);
-        }
-        let id = format!("{}.{}", URL_SAFE_NO_PAD.encode(aki), URL_SAFE_NO_PAD.encode(serial));
-        assert_eq!(id, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
-    }
-
-    #[test]
-    fn renewal_window_picks_a_stable_point_inside_it() {
-        let start = time::macros::datetime!(2026-01-01 0:00 UTC);
-        let window = |id: &str| RenewalWindow {
-            start,
-            end: start + time::Duration::days(2),
-            explanation_url: None,
-            certificate_id: id.to_owned(),
-        };
-        let (a, b) = (window("aYhb.AIdlQyE"), window("other.AQ"));
-        for w in [&a, &b] {
-            assert!(w.renew_at() >= w.start && w.renew_at() <= w.end);
-            assert_eq!(w.renew_at(), w.renew_at());
-        }
-        assert_ne!(a.renew_at(), b.renew_at(), "certificates spread over the window");
-        let at = a.renew_at();
-        assert!(a.due_message(at - time::Duration::SECOND).is_none());
-        let why = a.due_message(at).unwrap();
-        assert!(why.contains("the CA suggests"), "{why}");
-    }
-
-    #[test]
-    fn backoff_is_bounded() {
-        assert_eq!(backoff(1), Duration::from_millis(500));
-        assert_eq!(backoff(2), Duration::from_secs(1));
-        assert_eq!(backoff(30), Duration::from_secs(4));
-    }
 
     #[test]
     fn only_dns_and_ip_names_are_ordered() {
