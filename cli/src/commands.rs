@@ -69,6 +69,8 @@ pub async fn run(cli: Cli) -> Result<()> {
 
         Command::Acme(command) => crate::acme::acme(&certloop, command, as_json).await,
         Command::Order(command) => crate::acme::order(&certloop, command, as_json).await,
+        Command::Manage(command) => crate::lifecycle::manage(&certloop, command, as_json).await,
+        Command::Agent(args) => crate::lifecycle::agent(certloop, args, as_json).await,
         Command::Show { id } => {
             let record = match certloop.show(&id).await {
                 Err(Error::NotFound { .. }) if certloop.get_order(&id).await.is_ok() => {
@@ -460,7 +462,7 @@ fn print_record(record: &CertificateRecord) {
     }
 }
 
-fn progress_bar(len: u64, message: &'static str, quiet: bool) -> ProgressBar {
+pub(crate) fn progress_bar(len: u64, message: &'static str, quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }

@@ -13,6 +13,7 @@ mod acme;
 mod commands;
 mod deploying;
 mod exit;
+mod lifecycle;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -118,6 +119,11 @@ pub enum Command {
     /// Orders kept for manual domain control validation.
     #[command(subcommand)]
     Order(acme::OrderCommand),
+    /// Managed certificates: initiate, bulk configure, and the lifecycle actions as batches.
+    #[command(subcommand)]
+    Manage(lifecycle::ManageCommand),
+    /// Renew and deploy managed certificates by their schedules, until SIGTERM (or `--once`).
+    Agent(lifecycle::AgentArgs),
 }
 
 /// `certloop ca ...`

@@ -25,4 +25,8 @@ pub use error::{Error, ErrorKind, Result, Violation};
 mod facade;
 
 pub use facade::{AcmeAccountSummary, OrderStatus, PendingOrder};
+pub use facade::{
+    Action, ActionResult, BatchItem, BatchOptions, BatchReport, ManageRequest, SweepOptions,
+    SweepReport,
+};
 pub use facade::{CaSummary, Certloop, DefaultSetup, DueRenewal, defaults};

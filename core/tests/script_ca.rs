@@ -25,6 +25,7 @@ fn example(name: &str) -> PathBuf {
 
 /// A state directory with the tls-server template.
 async fn open(scratch: &Scratch) -> Certloop {
+    captured_events();
     let certloop = Certloop::open(scratch.path().join("state")).await.unwrap();
     certloop
         .save_template(CertificateTemplate::from_preset("tls-server", TemplatePreset::TlsServer))
@@ -283,12 +284,15 @@ async fn sensitive_values_never_leak(isolation: &str) {
     let certloop = open(&scratch).await;
     let ca_dir = scratch.path().join("corp-ca");
     let params = serde_json::json!([{"name": "password", "value": SECRET, "sensitive": true}]);
-    let saved = profile(&certloop, "leaky", &fixture("leaky.py"), isolation, 20, params).await;
+    // One slug per isolation mode: both tests run at once and share the captured log.
+    let leaky = format!("leaky-{}", isolation.to_ascii_lowercase());
+    let saved = profile(&certloop, &leaky, &fixture("leaky.py"), isolation, 20, params).await;
     let corp =
         profile(&certloop, "corp-ca", &example("corp_ca.py"), isolation, 30, corp_params(&ca_dir))
             .await;
 
-    let (events, error) = capture_tracing(certloop.issue(request("leaky", "host.corp", &[]))).await;
+    let (events, error) =
+        capture_tracing(&leaky, certloop.issue(request(&leaky, "host.corp", &[]))).await;
     let error = error.unwrap_err();
     let (exception, message, traceback, _) = script_error(&error);
     assert_eq!(exception, Some("PermissionError"));
@@ -300,15 +304,15 @@ async fn sensitive_values_never_leak(isolation: &str) {
         format!("{saved:?}"),
         serde_json::to_string(&saved).unwrap(),
         format!("{corp:?}"),
-        serde_json::to_string(&certloop.get_profile("leaky").await.unwrap()).unwrap(),
+        serde_json::to_string(&certloop.get_profile(&leaky).await.unwrap()).unwrap(),
         serde_json::to_string(&certloop.list_profiles().await.unwrap()).unwrap(),
         serde_json::to_string(&certloop.audit_log(&AuditQuery::default()).await.unwrap()).unwrap(),
     ];
     // What the script printed and logged reached tracing, with the profile, redacted.
-    let logged = events.lock().unwrap().join("\n");
+    let logged = events.join("\n");
     assert!(logged.contains("connecting with password ********"), "{logged}");
     assert!(logged.contains("WARNING leaky: password='********'"), "{logged}");
-    assert!(logged.contains("profile=leaky"), "{logged}");
+    assert!(logged.contains(&format!("profile={leaky}")), "{logged}");
     shown.push(logged);
     // A saved profile shows the mask; saving it back as shown keeps the sealed value.
     let shown_profile =
@@ -332,18 +336,34 @@ async fn sensitive_values_never_leak(isolation: &str) {
     }
 }
 
-/// Run `future` with a thread-local tracing subscriber that keeps every event as a line.
+/// Every tracing event of this test binary, one line each: a process-global subscriber,
+/// installed before the first test issues anything. (A thread-local one was flaky: callsites
+/// registered by other test threads could keep a cached "never" interest, and events emitted
+/// on another thread never reached it.)
+fn captured_events() -> Arc<Mutex<Vec<String>>> {
+    static EVENTS: std::sync::OnceLock<Arc<Mutex<Vec<String>>>> = std::sync::OnceLock::new();
+    EVENTS
+        .get_or_init(|| {
+            let events = Arc::new(Mutex::new(Vec::new()));
+            tracing::subscriber::set_global_default(Lines { events: events.clone() })
+                .expect("this test binary installs no other global subscriber");
+            events
+        })
+        .clone()
+}
+
+/// Run `future` and return the events logged for `profile` (tests run concurrently, so the
+/// lines are picked by the profile field every script log line carries).
 async fn capture_tracing<F: std::future::Future>(
+    profile: &str,
     future: F,
-) -> (Arc<Mutex<Vec<String>>>, F::Output) {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let subscriber = Lines { events: events.clone() };
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Tests on other threads, with no subscriber, may have cached "never" for the script's
-    // log callsites in the meantime (it made this test flaky): recompute for this one.
-    tracing::callsite::rebuild_interest_cache();
+) -> (Vec<String>, F::Output) {
+    let events = captured_events();
     let output = future.await;
-    (events, output)
+    let marker = format!("profile={profile}");
+    let lines =
+        events.lock().unwrap().iter().filter(|line| line.contains(&marker)).cloned().collect();
+    (lines, output)
 }
 
 struct Lines {

@@ -92,3 +92,5 @@ step "cargo test --test deploy (nginx, sshd, keytool, openssl)"
 cargo test --workspace --test deploy --locked -- --test-threads 1
 step "cargo test --test deploy_cli (issue --target, deploy, pin-check exit codes)"
 cargo test --workspace --test deploy_cli --locked -- --test-threads 1
+step "cargo test --test agent_cli (certloop agent renews and deploys to nginx in its window; rollback)"
+cargo test --workspace --test agent_cli --locked -- --test-threads 1

@@ -74,12 +74,13 @@ impl Certloop {
             }
 
             ProfileIssuer::Script { .. } => (self.script_connector(&profile).await?, None),
+            ProfileIssuer::Connector { name } => (self.registered_connector(name)?, None),
         };
         Ok(IssueContext { profile, template, connector, ca, acme })
     }
 
     /// Approve, sign and build the record for one request; nothing is stored yet.
-    async fn sign(
+    pub(super) async fn sign(
         &self,
         context: &IssueContext,
         request: &IssueRequest,
@@ -285,9 +286,38 @@ impl Certloop {
     }
 }
 
+impl Certloop {
+    /// Register `connector` under `name`, for profiles whose issuer is
+    /// `{"type": "connector", "name": ...}`. Replaces an earlier one of that name. Shared by
+    /// every clone of this handle; not stored (register again after a restart).
+    pub fn register_connector(&self, name: &str, connector: Arc<dyn CaConnector>) -> Result<()> {
+        if name.trim().is_empty() {
+            return Err(Error::invalid("name", "a connector name cannot be empty"));
+        }
+        let mut connectors =
+            self.inner.connectors.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        connectors.insert(name.to_owned(), connector);
+        Ok(())
+    }
+
+    /// The internal CA `id_or_name` as a connector (to wrap, to register under a name).
+    pub async fn internal_ca_connector(&self, id_or_name: &str) -> Result<Arc<dyn CaConnector>> {
+        Ok(self.load_ca(id_or_name).await?)
+    }
+
+    fn registered_connector(&self, name: &str) -> Result<Arc<dyn CaConnector>> {
+        let connectors =
+            self.inner.connectors.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        connectors.get(name).cloned().ok_or_else(|| Error::NotFound {
+            what: "CA connector",
+            id: format!("{name} (register it with register_connector before issuing)"),
+        })
+    }
+}
+
 /// What one profile resolves to for issuing.
 pub(super) struct IssueContext {
-    profile: Arc<CertificateProfile>,
+    pub(super) profile: Arc<CertificateProfile>,
     template: Arc<CertificateTemplate>,
     connector: Arc<dyn CaConnector>,
     ca: Option<Arc<InternalCa>>,

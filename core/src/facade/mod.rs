@@ -9,11 +9,16 @@ mod authorities;
 mod deploying;
 mod inventory;
 mod issuing;
+mod managing;
 mod policies;
 mod revocation;
 mod scripts;
 
 pub use acme::{AcmeAccountSummary, OrderStatus, PendingOrder};
+pub use managing::{
+    Action, ActionResult, BatchItem, BatchOptions, BatchReport, ManageRequest, SweepOptions,
+    SweepReport,
+};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -31,6 +36,7 @@ use crate::crypto::{self, PrivateKey};
 use crate::csr::{CsrBuilder, CsrSpec, DefaultCsrBuilder};
 use crate::error::{Error, Result};
 use crate::lifecycle::issuance::{self, ApprovedOrder, NewRecord};
+use crate::lifecycle::notify::{NoNotifier, Notifier};
 use crate::model::{
     AuditAction, AuditEvent, AuditOutcome, CertificateRecord, CertificateState, IssueRequest,
     IssuedCertificate, RevocationReason, Subject,
@@ -131,6 +137,10 @@ struct Inner {
     policies: std::sync::Mutex<HashMap<String, policies::CachedPolicy>>,
     /// When set, script CA profiles may only name scripts inside this directory (canonical).
     script_root: Option<std::path::PathBuf>,
+    /// Connectors registered at run time, by name (profiles with a `connector` issuer).
+    connectors: Arc<RwLock<HashMap<String, Arc<dyn CaConnector>>>>,
+    /// Where lifecycle notifications go (renewal or deploy failed, pin mismatch, expiry).
+    notifier: Arc<dyn Notifier>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -171,6 +181,8 @@ impl Certloop {
                 scripts: std::sync::Mutex::new(HashMap::new()),
                 policies: std::sync::Mutex::new(HashMap::new()),
                 script_root: None,
+                connectors: Arc::new(RwLock::new(HashMap::new())),
+                notifier: Arc::new(NoNotifier),
             }),
         })
     }
@@ -178,6 +190,12 @@ impl Certloop {
     /// The same instance with another clock (tests, simulations). Call before sharing it.
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
         self.rebuild(|inner| inner.clock = clock)
+    }
+
+    /// The same instance sending lifecycle notifications to `notifier` (e.g. a
+    /// [`WebhookNotifier`](crate::lifecycle::notify::WebhookNotifier)).
+    pub fn with_notifier(self, notifier: Arc<dyn Notifier>) -> Self {
+        self.rebuild(|inner| inner.notifier = notifier)
     }
 
     /// The same instance recording `actor` in audit events (`cli`, a user name, a service).
@@ -198,6 +216,8 @@ impl Certloop {
             scripts: std::sync::Mutex::new(HashMap::new()),
             policies: std::sync::Mutex::new(HashMap::new()),
             script_root: inner.script_root.clone(),
+            connectors: inner.connectors.clone(),
+            notifier: inner.notifier.clone(),
         };
         change(&mut copy);
         Self { inner: Arc::new(copy) }
@@ -205,6 +225,11 @@ impl Certloop {
 
     fn now(&self) -> OffsetDateTime {
         self.inner.clock.now()
+    }
+
+    /// The clock this instance reads (and the agent sleeps on).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.clock.clone()
     }
 
     // ---- typed store documents --------------------------------------------------------------

@@ -25,6 +25,9 @@ pub enum CertificateState {
     Issued,
     /// Installed on its targets.
     Deployed,
+    /// A managed certificate whose last renewal or deployment failed (it retries at its next
+    /// check or window; the certificate in service is unchanged).
+    Failed,
     /// Revoked; permanent.
     Revoked,
     /// On hold (`certificateHold`); can be lifted.
@@ -45,6 +48,7 @@ impl CertificateState {
             Self::PendingValidation => "pendingValidation",
             Self::Issued => "issued",
             Self::Deployed => "deployed",
+            Self::Failed => "failed",
             Self::Revoked => "revoked",
             Self::Suspended => "suspended",
             Self::Expired => "expired",
@@ -73,7 +77,7 @@ impl FromStr for CertificateState {
                 "state",
                 format!(
                     "unknown state {s:?}; use discovered, managed, ordered, pendingValidation, \
-                     issued, deployed, revoked, suspended, expired or deleted"
+                     issued, deployed, failed, revoked, suspended, expired or deleted"
                 ),
             )
         })
@@ -278,6 +282,16 @@ pub enum AuditAction {
     AcmeAccountRegistered,
     /// An order was kept, waiting for manual domain control validation.
     ValidationPending,
+
+    /// A certificate was put under management, or its provisioning configuration changed.
+    ManagedConfigured,
+    /// A managed certificate moved from one state to another (the detail says why).
+    ManagedTransition,
+    /// A managed certificate's renewal failed (retried later, or given up until the next
+    /// check).
+    RenewalFailed,
+    /// A lifecycle notification (webhook) was sent or could not be.
+    Notified,
 }
 
 /// Whether the action succeeded.

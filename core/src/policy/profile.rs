@@ -94,6 +94,12 @@ pub enum ProfileIssuer {
         #[serde(default)]
         params: Vec<ScriptParam>,
     },
+    /// A connector registered at run time with [`crate::Certloop::register_connector`]
+    /// (a binding's callable, an outside CA's client): `{"type": "connector", "name": "corp"}`.
+    Connector {
+        /// The registered name.
+        name: String,
+    },
 }
 
 fn default_script_timeout() -> u32 {
@@ -212,6 +218,11 @@ impl CertificateProfile {
             out.push(Violation::new(field, message));
         }
 
+        if let ProfileIssuer::Connector { name } = &self.issuer
+            && name.trim().is_empty()
+        {
+            out.push(Violation::new("issuer.name", "name the registered CA connector"));
+        }
         if let ProfileIssuer::Script { path, timeout_seconds, params, .. } = &self.issuer {
             check_script_issuer(path, *timeout_seconds, params, &mut out);
         }

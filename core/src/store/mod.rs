@@ -26,6 +26,7 @@ pub use seal::{
 pub use sqlite::SqliteStore;
 
 use crate::error::Result;
+use crate::lifecycle::managed::ManagedCertificate;
 use crate::model::{AuditEvent, CertificateRecord, CertificateState, RevocationReason};
 
 /// A persistent inventory. Object-safe: the engine holds it as `Arc<dyn Store>`.
@@ -146,6 +147,94 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Audit events matching `query`, in sequence order (oldest first), `sequence` filled.
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+
+    // --- Managed certificates and the lifecycle engine -----------------------------------
+
+    /// Apply everything in `set` in ONE transaction: all of it or none of it. This is how the
+    /// engine records a renewal (new certificate, the old one marked renewed, the managed
+    /// certificate's new state and schedule, their audit events) so that a crash can never
+    /// leave a certificate issued but not recorded as the managed one, nor recorded twice.
+    ///
+    /// Managed certificates are inserted or replaced by id (`AlreadyExists` when another has
+    /// the same name). With `set.fence`, every managed certificate in the set must still be
+    /// claimed by that agent (see [`Store::claim_due`]); otherwise nothing is written and the
+    /// result is `InvalidState` (the claim expired and another agent took the work).
+    async fn write(&self, set: &WriteSet) -> Result<()>;
+
+    /// The managed certificate with this id, or else with this name. `NotFound`.
+    async fn get_managed(&self, id_or_name: &str) -> Result<ManagedCertificate>;
+
+    /// Managed certificates matching `query`, oldest first.
+    async fn list_managed(&self, query: &ManagedQuery) -> Result<Vec<ManagedCertificate>>;
+
+    /// The ids of managed certificates due at `now` (their earliest schedule has come),
+    /// earliest first, at most `limit`; answered from an index.
+    async fn due_managed(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<String>>;
+
+    /// Claim up to `limit` due managed certificates for agent `owner` until `lease_until`,
+    /// earliest first, and return them. A certificate claimed by another agent whose lease
+    /// has not expired is skipped; one still claimed by `owner` (a restarted agent) is taken
+    /// back. Atomic: two agents never claim the same certificate at once.
+    async fn claim_due(
+        &self,
+        now: OffsetDateTime,
+        owner: &str,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ManagedCertificate>>;
+
+    /// The earliest time any managed certificate is due (the agent sleeps until then).
+    async fn next_due_at(&self) -> Result<Option<OffsetDateTime>>;
+}
+
+/// One atomic change of the lifecycle engine (see [`Store::write`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteSet {
+    /// Certificates issued (with their request rows and issuance events).
+    pub new_certificates: Vec<NewCertificate>,
+    /// Certificates whose mutable fields changed (see [`Store::update_certificate`]).
+    pub certificate_updates: Vec<CertificateRecord>,
+    /// Managed certificates to insert or replace; their lease fields are stored as given.
+    pub managed: Vec<ManagedCertificate>,
+    /// Audit events to append, in order.
+    pub events: Vec<AuditEvent>,
+    /// When set: the agent that must still hold the claim on every managed certificate here.
+    pub fence: Option<String>,
+}
+
+impl WriteSet {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.new_certificates.is_empty()
+            && self.certificate_updates.is_empty()
+            && self.managed.is_empty()
+            && self.events.is_empty()
+    }
+
+    /// Add everything of `other` (its fence must agree).
+    pub fn extend(&mut self, other: WriteSet) {
+        self.new_certificates.extend(other.new_certificates);
+        self.certificate_updates.extend(other.certificate_updates);
+        self.managed.extend(other.managed);
+        self.events.extend(other.events);
+        if self.fence.is_none() {
+            self.fence = other.fence;
+        }
+    }
+}
+
+/// Filters for [`Store::list_managed`]; camelCase in JSON.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ManagedQuery {
+    /// Any of these states; empty means every state except `deleted`.
+    pub states: Vec<CertificateState>,
+    /// Bound to this certificate (in service or pending).
+    pub certificate_id: Option<String>,
+    /// At most this many.
+    pub limit: Option<u32>,
+    /// Skip this many first.
+    pub offset: Option<u32>,
 }
 
 /// A kind of JSON document in the store, with the name its errors use.

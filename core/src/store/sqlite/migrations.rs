@@ -107,6 +107,29 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: events cannot be deleted'); END;
     "#,
+    // 2: managed certificates (the lifecycle engine).
+    r#"
+    CREATE TABLE managed_certificates (
+        id             TEXT PRIMARY KEY NOT NULL,
+        name           TEXT NOT NULL UNIQUE,
+        state          TEXT NOT NULL,
+        certificate_id TEXT,
+        pending_id     TEXT,
+        body           TEXT NOT NULL,
+        -- The earlier of next_check_at and next_deploy_at: what the agent's sweep scans.
+        due_at         INTEGER,
+        lease_owner    TEXT,
+        lease_until    INTEGER,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL
+    ) STRICT;
+    -- The sweep: a range scan over due rows only.
+    CREATE INDEX managed_certificates_due ON managed_certificates (due_at)
+        WHERE due_at IS NOT NULL;
+    CREATE INDEX managed_certificates_certificate ON managed_certificates (certificate_id);
+    CREATE INDEX managed_certificates_pending ON managed_certificates (pending_id);
+    CREATE INDEX managed_certificates_created ON managed_certificates (created_at, id);
+    "#,
 ];
 
 /// The schema version this code writes and understands.

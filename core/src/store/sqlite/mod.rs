@@ -8,6 +8,7 @@
 
 mod certificates;
 mod convert;
+mod managed;
 mod migrations;
 mod objects;
 
@@ -20,12 +21,14 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    AuditQuery, CertificateQuery, CertificateRequestRow, DocumentKind, NewCertificate,
-    RevokedEntry, Store, StoredCa,
+    AuditQuery, CertificateQuery, CertificateRequestRow, DocumentKind, ManagedQuery,
+    NewCertificate, RevokedEntry, Store, StoredCa, WriteSet,
 };
 use crate::error::{Error, Result};
+use crate::lifecycle::managed::ManagedCertificate;
 use crate::model::{AuditEvent, CertificateRecord};
 use convert::db;
+use time::OffsetDateTime;
 
 /// How long a writer waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -257,6 +260,48 @@ impl Store for SqliteStore {
 
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
         objects::list_audit(&self.lock(), query)
+    }
+
+    async fn write(&self, set: &WriteSet) -> Result<()> {
+        if set.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        managed::write(&tx, set)?;
+        tx.commit().map_err(db("committing the lifecycle change"))
+    }
+
+    async fn get_managed(&self, id_or_name: &str) -> Result<ManagedCertificate> {
+        managed::get(&self.lock(), id_or_name)
+    }
+
+    async fn list_managed(&self, query: &ManagedQuery) -> Result<Vec<ManagedCertificate>> {
+        managed::list(&self.lock(), query)
+    }
+
+    async fn due_managed(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<String>> {
+        managed::due(&self.lock(), now, limit)
+    }
+
+    async fn claim_due(
+        &self,
+        now: OffsetDateTime,
+        owner: &str,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ManagedCertificate>> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("starting the claim"))?;
+        let claimed = managed::claim(&tx, now, owner, lease_until, limit)?;
+        tx.commit().map_err(db("committing the claim"))?;
+        Ok(claimed)
+    }
+
+    async fn next_due_at(&self) -> Result<Option<OffsetDateTime>> {
+        managed::next_due_at(&self.lock())
     }
 }
 
