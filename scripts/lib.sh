@@ -31,3 +31,45 @@ wait_for_port() {
   echo "nothing listens on 127.0.0.1:$port after ${limit}s" >&2
   return 1
 }
+
+# pg_bin: the directory holding PostgreSQL's server programs (initdb, pg_ctl), installing
+# Debian's `postgresql` package when none is found. Debian keeps them off PATH.
+pg_bin() {
+  local dir
+  for dir in $(command -v initdb 2>/dev/null | xargs -r dirname) /usr/lib/postgresql/*/bin; do
+    [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && { echo "$dir"; return 0; }
+  done
+  [ -n "${CERTLOOP_PG_INSTALLING:-}" ] && { echo "postgresql installed no initdb" >&2; return 1; }
+  CERTLOOP_PG_INSTALLING=1 ensure_apt certloop-no-such-command postgresql >&2
+  CERTLOOP_PG_INSTALLING=1 pg_bin
+}
+
+# start_postgres: a throwaway PostgreSQL cluster in a temp directory, listening on a free
+# 127.0.0.1 port with trust authentication for the `postgres` role. Exports PG_DIR and
+# CERTLOOP_TEST_POSTGRES (the server's base URL); stop it with stop_postgres.
+start_postgres() {
+  local bin port as=()
+  bin=$(pg_bin)
+  port=$(free_port)
+  PG_DIR=$(mktemp -d /tmp/certloop-pg.XXXXXX)
+  # initdb refuses to run as root: the cluster then belongs to the `postgres` user.
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres "$PG_DIR"
+    as=(runuser -u postgres --)
+  fi
+  "${as[@]}" "$bin/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --no-sync >/dev/null
+  "${as[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+    -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+    start >/dev/null
+  export PG_DIR PG_BIN=$bin PG_AS="${as[*]}"
+  export CERTLOOP_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port"
+}
+
+# stop_postgres: stop the cluster start_postgres made and remove its directory.
+stop_postgres() {
+  [ -n "${PG_DIR:-}" ] || return 0
+  # shellcheck disable=SC2086
+  $PG_AS "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+  PG_DIR=
+}

@@ -18,7 +18,8 @@ use crate::{CaCommand, Cli, Command, DocumentCommand, IssueArgs, ListArgs, Renew
 
 /// Run one command.
 pub async fn run(cli: Cli) -> Result<()> {
-    let mut certloop = Certloop::open(&cli.home).await?.with_actor("cli");
+    let mut certloop =
+        Certloop::open_with_store(&cli.home, cli.store.as_deref()).await?.with_actor("cli");
     // Script CA profiles may only name scripts under this directory, when it is set.
     if let Some(root) = std::env::var_os("CERTLOOP_SCRIPT_ROOT").filter(|r| !r.is_empty()) {
         certloop = certloop.with_script_root(root)?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use certloop::lifecycle::agent::{Agent, AgentOptions};
 use certloop::lifecycle::managed::{ConfigPatch, ManagedCertificate};
 use certloop::lifecycle::notify::WebhookNotifier;
-use certloop::model::{KeyAlgorithm, RevocationReason};
+use certloop::model::{KeyAlgorithm, RevocationReason, Ttl};
 use certloop::store::ManagedQuery;
 use certloop::{Action, BatchOptions, Certloop, Error, ManageRequest, Result, SweepOptions};
 use clap::{Args, Subcommand, ValueEnum};
@@ -111,6 +111,13 @@ pub struct AgentArgs {
     /// Items worked on at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// How long this agent's claim on due work holds: when it dies, another agent takes the
+    /// work over after this long (`30s`, `10m`).
+    #[arg(long, default_value = "10m", value_parser = |s: &str| Ttl::parse_field(s, "--lease"))]
+    pub lease: Ttl,
+    /// Due certificates claimed at a time.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub chunk: u32,
 }
 
 pub async fn manage(certloop: &Certloop, command: ManageCommand, as_json: bool) -> Result<()> {
@@ -214,6 +221,8 @@ pub async fn agent(certloop: Certloop, args: AgentArgs, as_json: bool) -> Result
         sweep: SweepOptions {
             owner,
             concurrency: args.concurrency.max(1),
+            lease: args.lease.duration(),
+            chunk: args.chunk,
             ..SweepOptions::default()
         },
         ..AgentOptions::default()

@@ -27,6 +27,10 @@ pub struct Cli {
     /// State directory (database, master key).
     #[arg(long, global = true, env = "CERTLOOP_HOME", default_value = ".certloop")]
     pub home: PathBuf,
+    /// Where the inventory lives: a `postgres://user@host/db` URL shared by several agents,
+    /// or an SQLite file (default: `certloop.db` in the state directory).
+    #[arg(long, global = true, env = "CERTLOOP_STORE", hide_env_values = true)]
+    pub store: Option<String>,
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,

@@ -13,24 +13,32 @@ use certloop::clock::{Clock, FixedClock};
 use certloop::lifecycle::agent::{Agent, AgentOptions};
 use certloop::lifecycle::managed::{ConfigPatch, ManagedCertificate, ProvisioningConfig};
 use certloop::model::{AuditAction, CertificateRecord, CertificateState, IssueRequest};
-use certloop::store::{AuditQuery, CertificateQuery, ManagedQuery, MasterKey, SqliteStore, Store};
+use certloop::store::{AuditQuery, CertificateQuery, ManagedQuery, MasterKey, Store};
 use certloop::{Action, BatchOptions, Certloop, ErrorKind, ManageRequest};
 use serde_json::json;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
+every_store!(
+    fifty_certificates_live_through_400_days,
+    a_ca_failing_30_percent_of_calls_ends_the_same,
+    bad_configurations_are_refused_naming_the_field_and_nothing_is_saved,
+    bulk_configure_is_atomic_with_one_event_per_certificate,
+    batch_rekey_and_actions_report_per_item_with_progress,
+    an_agent_that_lost_its_claim_records_nothing_and_a_restarted_one_takes_its_work_back,
+);
+
 const START: OffsetDateTime = datetime!(2027-01-04 00:00 UTC);
 
 struct World {
     certloop: Certloop,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     clock: Arc<FixedClock>,
     scratch: common::Scratch,
 }
 
-async fn world() -> World {
+async fn world(store: Arc<dyn Store>) -> World {
     let clock = Arc::new(FixedClock::new(START));
-    let store = Arc::new(SqliteStore::in_memory().expect("store"));
     let certloop = Certloop::with_store(store.clone(), MasterKey::generate().expect("key"))
         .expect("certloop")
         .with_clock(clock.clone())
@@ -190,9 +198,8 @@ async fn assert_lifecycle(w: &World, managed: &[ManagedCertificate]) {
     }
 }
 
-#[tokio::test]
-async fn fifty_certificates_live_through_400_days() {
-    let w = world().await;
+async fn fifty_certificates_live_through_400_days(store: Arc<dyn Store>) {
+    let w = world(store).await;
     let managed = manage_fifty(&w, "tls-server").await;
     let agent = Agent::new(w.certloop.clone(), AgentOptions::default());
     let summary = agent.run_until(START + Duration::days(400)).await;
@@ -251,9 +258,8 @@ impl CaConnector for FlakyCa {
     }
 }
 
-#[tokio::test]
-async fn a_ca_failing_30_percent_of_calls_ends_the_same() {
-    let w = world().await;
+async fn a_ca_failing_30_percent_of_calls_ends_the_same(store: Arc<dyn Store>) {
+    let w = world(store).await;
     let internal = w.certloop.internal_ca_connector("certloop-issuing").await.expect("CA");
     let flaky = Arc::new(FlakyCa {
         inner: internal,
@@ -296,9 +302,10 @@ async fn a_ca_failing_30_percent_of_calls_ends_the_same() {
     assert_eq!(retries as u64, failures, "each failed attempt audited");
 }
 
-#[tokio::test]
-async fn bad_configurations_are_refused_naming_the_field_and_nothing_is_saved() {
-    let w = world().await;
+async fn bad_configurations_are_refused_naming_the_field_and_nothing_is_saved(
+    store: Arc<dyn Store>,
+) {
+    let w = world(store).await;
     let (certificate_id, target) = w.issued_with_target(0, "tls-server").await;
     let base = mixed_config(0, "tls-server", &target);
     let cases: Vec<(&str, serde_json::Value)> = vec![
@@ -384,9 +391,8 @@ async fn bad_configurations_are_refused_naming_the_field_and_nothing_is_saved() 
     assert_eq!(configured, 0);
 }
 
-#[tokio::test]
-async fn bulk_configure_is_atomic_with_one_event_per_certificate() {
-    let w = world().await;
+async fn bulk_configure_is_atomic_with_one_event_per_certificate(store: Arc<dyn Store>) {
+    let w = world(store).await;
     let mut ids = Vec::new();
     for i in 0..3 {
         let (certificate_id, target) = w.issued_with_target(i, "tls-server").await;
@@ -434,9 +440,8 @@ async fn bulk_configure_is_atomic_with_one_event_per_certificate() {
     assert_eq!(kept.config.key_algorithm, Some(certloop::model::KeyAlgorithm::EcP384));
 }
 
-#[tokio::test]
-async fn batch_rekey_and_actions_report_per_item_with_progress() {
-    let w = world().await;
+async fn batch_rekey_and_actions_report_per_item_with_progress(store: Arc<dyn Store>) {
+    let w = world(store).await;
     let mut ids = Vec::new();
     for i in 0..6 {
         let (certificate_id, target) = w.issued_with_target(i, "tls-server").await;
@@ -489,9 +494,10 @@ async fn batch_rekey_and_actions_report_per_item_with_progress() {
     assert_eq!(record.expect("record").state, CertificateState::Revoked);
 }
 
-#[tokio::test]
-async fn an_agent_that_lost_its_claim_records_nothing_and_a_restarted_one_takes_its_work_back() {
-    let w = world().await;
+async fn an_agent_that_lost_its_claim_records_nothing_and_a_restarted_one_takes_its_work_back(
+    store: Arc<dyn Store>,
+) {
+    let w = world(store).await;
     let (certificate_id, target) = w.issued_with_target(0, "tls-server").await;
     let config = serde_json::from_value(mixed_config(0, "tls-server", &target)).expect("c");
     let m = w

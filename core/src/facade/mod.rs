@@ -156,11 +156,23 @@ impl Certloop {
     /// Open (or create) a state directory: `certloop.db` (SQLite) and `master.key` (0600),
     /// unless `CERTLOOP_MASTER_KEY` provides the key.
     pub async fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with_store(dir, None).await
+    }
+
+    /// Open a state directory whose inventory lives at `store` (see
+    /// [`open_location`](crate::store::open_location): a `postgres://` URL that several agents
+    /// share, or an SQLite file); `None` is `certloop.db` in `dir`. The master key comes from
+    /// `dir` or `CERTLOOP_MASTER_KEY` as with [`open`](Self::open): every process sharing a
+    /// database must hold the same key to read what the others sealed.
+    pub async fn open_with_store(dir: impl AsRef<Path>, store: Option<&str>) -> Result<Self> {
         let dir = dir.as_ref();
         create_private_dir(dir)?;
         let master_key = MasterKey::from_env_or_file(dir)?;
-        let store = SqliteStore::open(&dir.join("certloop.db"))?;
-        Self::with_store(Arc::new(store), master_key)
+        let store = match store {
+            Some(location) => crate::store::open_location(location).await?,
+            None => Arc::new(SqliteStore::open(&dir.join("certloop.db"))?),
+        };
+        Self::with_store(store, master_key)
     }
 
     /// A throwaway instance: in-memory SQLite and a random master key.

@@ -12,22 +12,61 @@
 //! certificate's `not_before`/`not_after`, which X.509 encodes to the second
 //! (RFC 5280 §4.1.2.5) and the store keeps in whole seconds.
 
+mod codec;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod seal;
 mod sqlite;
 
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 pub use seal::{
     MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey, Sealer, ca_key_context, certificate_key_context,
     connector_param_context,
 };
 pub use sqlite::SqliteStore;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lifecycle::managed::ManagedCertificate;
 use crate::model::{AuditEvent, CertificateRecord, CertificateState, RevocationReason};
+
+/// Open the store `location` names: a `postgres://` or `postgresql://` URL (the shared
+/// [`PostgresStore`]; feature `postgres`), or `sqlite://PATH` or a plain file path (the embedded
+/// [`SqliteStore`], created when missing). Anything else is
+/// [`Error::InvalidInput`](crate::Error::InvalidInput) for `store`, naming only the scheme: a
+/// URL may carry a password.
+pub async fn open_location(location: &str) -> Result<Arc<dyn Store>> {
+    let location = location.trim();
+    if location.is_empty() {
+        return Err(Error::invalid("store", "is empty"));
+    }
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        return Ok(Arc::new(PostgresStore::connect(location).await?));
+        #[cfg(not(feature = "postgres"))]
+        return Err(Error::invalid(
+            "store",
+            "is a PostgreSQL URL, but this build has no `postgres` feature",
+        ));
+    }
+    let path = location.strip_prefix("sqlite://").unwrap_or(location);
+    if let Some((scheme, _)) = path.split_once("://") {
+        return Err(Error::invalid(
+            "store",
+            format!("has the unknown scheme `{scheme}://` (postgres://, sqlite:// or a file path)"),
+        ));
+    }
+    if path.is_empty() {
+        return Err(Error::invalid("store", "sqlite:// needs a file path"));
+    }
+    Ok(Arc::new(SqliteStore::open(Path::new(path))?))
+}
 
 /// A persistent inventory. Object-safe: the engine holds it as `Arc<dyn Store>`.
 ///

@@ -318,7 +318,8 @@ impl Certloop {
         let mut report = SweepReport::default();
         let mut seen = HashSet::new();
         loop {
-            let lease_until = now + options.lease;
+            // Each claim holds for the lease from when it is made, however long the sweep ran.
+            let lease_until = self.now() + options.lease;
             let claimed = self
                 .inner
                 .store

@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
+pub(super) use crate::store::codec::{enum_name, normalize_serial, parse_enum};
 
 /// Unix seconds, for `not_before`/`not_after` (X.509 validity has second precision).
 pub(super) fn to_secs(t: OffsetDateTime) -> i64 {
@@ -28,20 +29,6 @@ pub(super) fn to_micros(t: OffsetDateTime) -> Result<i64> {
 pub(super) fn from_micros(micros: i64) -> Result<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
         .map_err(|e| Error::store(format!("stored time {micros} is out of range: {e}")))
-}
-
-/// The wire name of a serde unit enum (`"certificateHold"`, `"issued"`, ...).
-pub(super) fn enum_name<T: Serialize>(value: &T) -> Result<String> {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => Ok(s),
-        _ => Err(Error::store("internal: an enum did not serialize to a string")),
-    }
-}
-
-/// Parse a serde unit enum from its wire name.
-pub(super) fn parse_enum<T: DeserializeOwned>(column: &str, name: &str) -> Result<T> {
-    serde_json::from_value(serde_json::Value::String(name.to_owned()))
-        .map_err(|_| Error::store(format!("unknown value {name:?} in column {column}")))
 }
 
 /// JSON text of a value.
@@ -90,11 +77,6 @@ pub(super) fn limit_value(limit: Option<u32>) -> i64 {
     limit.map_or(-1, i64::from)
 }
 
-/// Normalize a serial number for lookup: lower-case hex, no `:` separators.
-pub(super) fn normalize_serial(serial: &str) -> String {
-    serial.trim().chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,10 +90,5 @@ mod tests {
         let before_epoch = OffsetDateTime::from_unix_timestamp_nanos(-1).map_err(Error::store)?;
         assert_eq!(to_micros(before_epoch)?, -1);
         Ok(())
-    }
-
-    #[test]
-    fn serials_are_normalized() {
-        assert_eq!(normalize_serial(" 0A:bC:01 "), "0abc01");
     }
 }

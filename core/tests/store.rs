@@ -1,4 +1,6 @@
-//! The SQLite inventory store through the `Store` trait.
+//! The inventory stores through the `Store` trait: one contract, SQLite and PostgreSQL.
+
+mod common;
 
 use std::sync::Arc;
 
@@ -6,6 +8,8 @@ use certloop::model::{
     AuditAction, AuditEvent, AuditOutcome, CertificateRecord, CertificateState, KeyAlgorithm,
     RevocationReason, SubjectAltName,
 };
+#[cfg(feature = "postgres")]
+use certloop::store::PostgresStore;
 use certloop::store::{
     AuditQuery, CertificateQuery, CertificateRequestRow, DocumentKind, NewCertificate, SqliteStore,
     Store, StoredCa,
@@ -17,9 +21,18 @@ use time::{Duration, OffsetDateTime};
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
 
-fn store() -> Result<Arc<dyn Store>> {
-    Ok(Arc::new(SqliteStore::in_memory()?))
-}
+every_store!(
+    cas_round_trip_and_crl_numbers_increase,
+    templates_and_profiles_are_documents_with_unique_slugs,
+    certificate_round_trip_with_request_key_and_audit,
+    update_writes_mutable_fields_and_feeds_the_crl,
+    search_by_name_san_state_and_expiry_window,
+    a_batch_with_a_duplicate_serial_inserts_nothing,
+    twenty_thousand_records_in_batches_and_an_expiry_sweep,
+    crl_numbers_are_unique_under_concurrent_callers,
+    a_request_holding_a_private_key_is_refused,
+    audit_is_ordered_and_filterable,
+);
 
 fn record(id: &str, serial: &str, cn: &str, sans: &[&str], days: i64) -> CertificateRecord {
     CertificateRecord {
@@ -101,9 +114,7 @@ fn ca(id: &str, name: &str, parent: Option<&str>) -> StoredCa {
     }
 }
 
-#[tokio::test]
-async fn cas_round_trip_and_crl_numbers_increase() -> Result<()> {
-    let store = store()?;
+async fn cas_round_trip_and_crl_numbers_increase(store: Arc<dyn Store>) -> Result<()> {
     store.insert_ca(&ca("ca-1", "root", None)).await?;
     store.insert_ca(&ca("ca-2", "issuing", Some("ca-1"))).await?;
     assert_eq!(store.get_ca("ca-1").await?, ca("ca-1", "root", None));
@@ -130,9 +141,9 @@ async fn cas_round_trip_and_crl_numbers_increase() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn templates_and_profiles_are_documents_with_unique_slugs() -> Result<()> {
-    let store = store()?;
+async fn templates_and_profiles_are_documents_with_unique_slugs(
+    store: Arc<dyn Store>,
+) -> Result<()> {
     store.put_document(DocumentKind::TEMPLATE, "t1", "web", &json!({"id": "t1", "v": 1})).await?;
     store.put_document(DocumentKind::TEMPLATE, "t2", "client", &json!({"id": "t2"})).await?;
     store
@@ -175,9 +186,7 @@ async fn templates_and_profiles_are_documents_with_unique_slugs() -> Result<()> 
     Ok(())
 }
 
-#[tokio::test]
-async fn certificate_round_trip_with_request_key_and_audit() -> Result<()> {
-    let store = store()?;
+async fn certificate_round_trip_with_request_key_and_audit(store: Arc<dyn Store>) -> Result<()> {
     let rec = record("c1", "0abc01", "www.example.com", &["www.example.com", "example.com"], 90);
     let item = new_cert(rec.clone());
     store.insert_certificate(&rec, Some(b"sealed"), &item.request, &item.event).await?;
@@ -206,9 +215,7 @@ async fn certificate_round_trip_with_request_key_and_audit() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn update_writes_mutable_fields_and_feeds_the_crl() -> Result<()> {
-    let store = store()?;
+async fn update_writes_mutable_fields_and_feeds_the_crl(store: Arc<dyn Store>) -> Result<()> {
     insert(&*store, vec![record("a", "01", "a", &[], 10), record("b", "02", "b", &[], 10)]).await?;
     insert(&*store, vec![record("c", "03", "c", &[], 10)]).await?;
 
@@ -254,9 +261,7 @@ async fn update_writes_mutable_fields_and_feeds_the_crl() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn search_by_name_san_state_and_expiry_window() -> Result<()> {
-    let store = store()?;
+async fn search_by_name_san_state_and_expiry_window(store: Arc<dyn Store>) -> Result<()> {
     let mut deleted = record("d", "04", "old.example.com", &["old.example.com"], 5);
     deleted.state = CertificateState::Deleted;
     let mut revoked = record("r", "05", "api.example.com", &["API.example.com"], 20);
@@ -326,9 +331,7 @@ async fn search_by_name_san_state_and_expiry_window() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_batch_with_a_duplicate_serial_inserts_nothing() -> Result<()> {
-    let store = store()?;
+async fn a_batch_with_a_duplicate_serial_inserts_nothing(store: Arc<dyn Store>) -> Result<()> {
     let batch = vec![
         record("a", "01", "a", &["a.test"], 10),
         record("b", "02", "b", &[], 10),
@@ -346,11 +349,7 @@ async fn a_batch_with_a_duplicate_serial_inserts_nothing() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn audit_is_append_only_and_filterable() -> Result<()> {
-    let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
-    let path = dir.path().join("inventory.db");
-    let store = SqliteStore::open(&path)?;
+async fn audit_is_ordered_and_filterable(store: Arc<dyn Store>) -> Result<()> {
     let first = store.append_audit(&event(AuditAction::CaCreated, None, T0)).await?;
     let second =
         store.append_audit(&event(AuditAction::CrlSigned, None, T0 + Duration::hours(1))).await?;
@@ -361,7 +360,14 @@ async fn audit_is_append_only_and_filterable() -> Result<()> {
     assert_eq!((events[0].sequence, events[0].action), (second, AuditAction::CrlSigned));
     let limited = AuditQuery { limit: Some(1), ..AuditQuery::default() };
     assert_eq!(store.list_audit(&limited).await?[0].sequence, first);
+    Ok(())
+}
 
+#[tokio::test]
+async fn sqlite_audit_is_append_only_for_every_client() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+    let path = dir.path().join("inventory.db");
+    audit_is_ordered_and_filterable(Arc::new(SqliteStore::open(&path)?)).await?;
     let raw = rusqlite::Connection::open(&path).map_err(Error::store)?;
     let update = raw.execute("UPDATE audit_events SET actor = 'mallory'", []);
     let message = update.err().map(|e| e.to_string()).unwrap_or_default();
@@ -369,12 +375,13 @@ async fn audit_is_append_only_and_filterable() -> Result<()> {
     let delete = raw.execute("DELETE FROM audit_events", []);
     let message = delete.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(message.contains("append-only"), "delete was not refused: {message:?}");
+    let store = SqliteStore::open(&path)?;
     assert_eq!(store.list_audit(&AuditQuery::default()).await?.len(), 2);
     Ok(())
 }
 
 #[tokio::test]
-async fn reopening_keeps_data_and_a_newer_schema_is_refused() -> Result<()> {
+async fn sqlite_reopening_keeps_data_and_a_newer_schema_is_refused() -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
     let path = dir.path().join("state").join("inventory.db");
@@ -414,9 +421,9 @@ async fn reopening_keeps_data_and_a_newer_schema_is_refused() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn twenty_thousand_records_in_batches_and_an_expiry_sweep() -> Result<()> {
-    let store = store()?;
+async fn twenty_thousand_records_in_batches_and_an_expiry_sweep(
+    store: Arc<dyn Store>,
+) -> Result<()> {
     for chunk in 0..20 {
         let batch: Vec<NewCertificate> = (0..1000)
             .map(|i| {
@@ -441,24 +448,23 @@ async fn twenty_thousand_records_in_batches_and_an_expiry_sweep() -> Result<()> 
     Ok(())
 }
 
-#[test]
-fn crl_numbers_are_unique_under_concurrent_callers() -> Result<()> {
-    let store = Arc::new(SqliteStore::in_memory()?);
-    let runtime =
-        || tokio::runtime::Builder::new_current_thread().build().map_err(|e| Error::io("rt", e));
-    runtime()?.block_on(store.insert_ca(&ca("ca-1", "root", None)))?;
-    let threads: Vec<_> = (0..4)
+async fn crl_numbers_are_unique_under_concurrent_callers(store: Arc<dyn Store>) -> Result<()> {
+    store.insert_ca(&ca("ca-1", "root", None)).await?;
+    let tasks: Vec<_> = (0..4)
         .map(|_| {
             let store = Arc::clone(&store);
-            std::thread::spawn(move || -> Result<Vec<u64>> {
-                let rt = runtime()?;
-                (0..50).map(|_| rt.block_on(store.next_crl_number("ca-1"))).collect()
+            tokio::spawn(async move {
+                let mut numbers = Vec::new();
+                for _ in 0..50 {
+                    numbers.push(store.next_crl_number("ca-1").await?);
+                }
+                Ok::<_, Error>(numbers)
             })
         })
         .collect();
     let mut all = Vec::new();
-    for thread in threads {
-        let numbers = thread.join().map_err(|_| Error::store("thread panicked"))??;
+    for task in tasks {
+        let numbers = task.await.map_err(|_| Error::store("task panicked"))??;
         assert!(numbers.windows(2).all(|w| w[0] < w[1]), "not monotonic per caller");
         all.extend(numbers);
     }
@@ -467,9 +473,7 @@ fn crl_numbers_are_unique_under_concurrent_callers() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_request_holding_a_private_key_is_refused() -> Result<()> {
-    let store = store()?;
+async fn a_request_holding_a_private_key_is_refused(store: Arc<dyn Store>) -> Result<()> {
     let mut item = new_cert(record("a", "01", "a", &[], 10));
     item.request.request_json =
         json!({"note": "-----BEGIN PRIVATE KEY-----\nMIG...\n-----END PRIVATE KEY-----"});
@@ -479,7 +483,7 @@ async fn a_request_holding_a_private_key_is_refused() -> Result<()> {
 }
 
 #[test]
-fn concurrent_first_opens_of_one_file_both_succeed() -> Result<()> {
+fn sqlite_concurrent_first_opens_of_one_file_all_succeed() -> Result<()> {
     let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
     let path = dir.path().join("inventory.db");
     let threads: Vec<_> = (0..4)
@@ -493,4 +497,131 @@ fn concurrent_first_opens_of_one_file_both_succeed() -> Result<()> {
         assert_eq!(version, SqliteStore::SCHEMA_VERSION);
     }
     Ok(())
+}
+
+/// What only PostgreSQL has: a server to reach, a URL to parse, other clients.
+#[cfg(feature = "postgres")]
+mod postgres_only {
+    use super::*;
+    use common::postgres::{fresh_database, raw, server};
+
+    #[tokio::test]
+    async fn the_audit_log_is_append_only_for_every_client() -> Result<()> {
+        let Some(url) = fresh_database().await? else { return Ok(()) };
+        audit_is_ordered_and_filterable(Arc::new(PostgresStore::connect(&url).await?)).await?;
+        for sql in [
+            "UPDATE audit_events SET actor = 'mallory'",
+            "DELETE FROM audit_events",
+            "TRUNCATE audit_events",
+        ] {
+            let refused = raw(&url, sql).await.err().unwrap_or_default();
+            assert!(refused.contains("append-only"), "{sql} was not refused: {refused:?}");
+        }
+        let store = PostgresStore::connect(&url).await?;
+        assert_eq!(store.list_audit(&AuditQuery::default()).await?.len(), 2);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn reconnecting_keeps_data_and_a_newer_schema_is_refused() -> Result<()> {
+        let Some(url) = fresh_database().await? else { return Ok(()) };
+        {
+            let store = PostgresStore::connect(&url).await?;
+            insert(&store, vec![record("a", "01", "a", &[], 10)]).await?;
+            store.put_document(DocumentKind::PROFILE, "p", "p", &json!({"x": 1})).await?;
+        }
+        let store = PostgresStore::connect(&url).await?;
+        assert_eq!(store.schema_version().await?, PostgresStore::SCHEMA_VERSION);
+        assert_eq!(store.get_certificate("a").await?.common_name, "a");
+        assert_eq!(store.get_document(DocumentKind::PROFILE, "p").await?, json!({"x": 1}));
+        drop(store);
+
+        let newer = PostgresStore::SCHEMA_VERSION + 1;
+        raw(&url, &format!("UPDATE certloop_schema SET version = {newer}"))
+            .await
+            .map_err(Error::store)?;
+        let refused = PostgresStore::connect(&url).await.err();
+        assert_eq!(refused.as_ref().map(Error::kind), Some(ErrorKind::Store));
+        let message = refused.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("newer") && message.contains("upgrade certloop"), "{message}");
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn agents_connecting_at_once_to_a_fresh_database_all_succeed() -> Result<()> {
+        let Some(url) = fresh_database().await? else { return Ok(()) };
+        let connects: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(
+                    async move { PostgresStore::connect(&url).await?.schema_version().await },
+                )
+            })
+            .collect();
+        for connect in connects {
+            let version = connect.await.map_err(|_| Error::store("task panicked"))??;
+            assert_eq!(version, PostgresStore::SCHEMA_VERSION);
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_chain_is_stored_once_for_all_its_certificates() -> Result<()> {
+        let Some(url) = fresh_database().await? else { return Ok(()) };
+        let store = PostgresStore::connect(&url).await?;
+        let chain = "-----BEGIN CERTIFICATE-----\nissuing\n-----END CERTIFICATE-----\n";
+        let records = (0..50)
+            .map(|i| {
+                let mut r = record(&format!("c{i}"), &format!("{i:x}"), "h", &[], 30);
+                r.certificate_chain = chain.to_owned();
+                r
+            })
+            .collect();
+        insert(&store, records).await?;
+        assert_eq!(store.get_certificate("c7").await?.certificate_chain, chain);
+        let (client, connection) =
+            tokio_postgres::connect(&url, tokio_postgres::NoTls).await.map_err(Error::store)?;
+        let task = tokio::spawn(connection);
+        let row =
+            client.query_one("SELECT count(*) FROM chains", &[]).await.map_err(Error::store)?;
+        assert_eq!(row.get::<_, i64>(0), 1);
+        drop(client);
+        let _ = task.await;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn bad_and_unreachable_urls_are_clear_errors_without_the_password() -> Result<()> {
+        let malformed =
+            PostgresStore::connect("postgres://certloop:s3cret@127.0.0.1:notaport/x").await.err();
+        assert_eq!(malformed.as_ref().map(Error::kind), Some(ErrorKind::InvalidInput));
+        let message = malformed.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("store") && !message.contains("s3cret"), "{message}");
+
+        // A loopback port nothing listens on (bound, then released).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| Error::io("127.0.0.1:0", e))?
+            .port();
+        let url = format!("postgres://certloop:s3cret@127.0.0.1:{port}/inventory");
+        let unreachable = PostgresStore::connect(&url).await.err();
+        assert_eq!(unreachable.as_ref().map(Error::kind), Some(ErrorKind::Store));
+        let message = unreachable.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.contains(&format!("postgres://certloop@127.0.0.1:{port}/inventory"))
+                && !message.contains("s3cret"),
+            "{message}"
+        );
+
+        let tls = PostgresStore::connect("postgres://u@127.0.0.1/x?sslmode=require").await.err();
+        let message = tls.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("sslmode=require"), "{message}");
+
+        if let Some(base) = server()? {
+            let missing = PostgresStore::connect(&format!("{base}/certloop_no_such_db")).await;
+            let message = missing.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains("certloop_no_such_db"), "{message}");
+        }
+        Ok(())
+    }
 }
