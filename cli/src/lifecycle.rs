@@ -212,11 +212,12 @@ async fn run(certloop: &Certloop, args: RunArgs, as_json: bool) -> Result<()> {
 }
 
 pub async fn agent(certloop: Certloop, args: AgentArgs, as_json: bool) -> Result<()> {
-    let mut certloop = certloop.with_actor("agent");
+    let owner = args.name.clone().unwrap_or_else(host_name);
+    // The audit log says which of several agents sharing a database did what.
+    let mut certloop = certloop.with_actor(format!("agent/{owner}"));
     if let Some(url) = &args.webhook {
         certloop = certloop.with_notifier(Arc::new(WebhookNotifier::new(url)?));
     }
-    let owner = args.name.clone().unwrap_or_else(host_name);
     let options = AgentOptions {
         sweep: SweepOptions {
             owner,
