@@ -12,11 +12,36 @@ use crate::error::{Error, Result};
 use crate::model::{AuditEvent, CertificateRecord, CertificateState, RevocationReason};
 use crate::store::{CertificateQuery, CertificateRequestRow, RevokedEntry};
 
-/// The columns [`record_from_row`] reads, in its order.
+/// The columns [`record_from_row`] reads, in its order, from [`FROM_CERTIFICATES`].
 const COLUMNS: &str = "id, serial_number, common_name, subject, issuer, alt_names, not_before, \
      not_after, fingerprint_sha256, key_algorithm, state, profile_id, ca_id, pem, chain, \
      request_id, renewed_from, renewed_by, revoked_at, revocation_reason, auto_renew, \
      renew_before_days, key_managed, created_at, updated_at";
+
+/// Certificates with their chain (stored once in `chains`); no column name is ambiguous.
+const FROM_CERTIFICATES: &str = "certificates JOIN chains USING (chain_id)";
+
+/// The columns written on insert: [`COLUMNS`] with `chain_id` for `chain`, and the sealed key.
+const INSERT_COLUMNS: &str = "id, serial_number, common_name, subject, issuer, alt_names, \
+     not_before, not_after, fingerprint_sha256, key_algorithm, state, profile_id, ca_id, pem, \
+     chain_id, request_id, renewed_from, renewed_by, revoked_at, revocation_reason, auto_renew, \
+     renew_before_days, key_managed, created_at, updated_at, sealed_key";
+
+/// The id of `chain` in `chains`, stored the first time a certificate carries it.
+fn chain_id(conn: &Connection, chain: &str) -> Result<i64> {
+    let mut find = conn
+        .prepare_cached("SELECT chain_id FROM chains WHERE chain = ?1")
+        .map_err(db("preparing the chain lookup"))?;
+    if let Some(id) =
+        find.query_row([chain], |row| row.get(0)).optional().map_err(db("reading a chain"))?
+    {
+        return Ok(id);
+    }
+    let mut add = conn
+        .prepare_cached("INSERT INTO chains (chain) VALUES (?1) RETURNING chain_id")
+        .map_err(db("preparing the chain insert"))?;
+    add.query_row([chain], |row| row.get(0)).map_err(db("storing a chain"))
+}
 
 /// Insert the request row, the certificate row, its SANs and its audit event (inside the
 /// caller's transaction).
@@ -64,9 +89,10 @@ pub(super) fn insert_one(
         }
     })?;
 
+    let chain = chain_id(conn, &record.certificate_chain)?;
     let mut cert = conn
         .prepare_cached(&format!(
-            "INSERT INTO certificates ({COLUMNS}, sealed_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, \
+            "INSERT INTO certificates ({INSERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, \
              ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, \
              ?24, ?25, ?26)"
         ))
@@ -86,7 +112,7 @@ pub(super) fn insert_one(
         record.profile_id,
         record.ca_id,
         record.certificate,
-        record.certificate_chain,
+        chain,
         request.id,
         record.renewed_from,
         record.renewed_by,
@@ -167,7 +193,7 @@ fn record_from_row(row: &Row<'_>) -> rusqlite::Result<CertificateRecord> {
 /// By id, else by serial number (unique across CAs, or `InvalidInput`).
 pub(super) fn get(conn: &Connection, id: &str) -> Result<CertificateRecord> {
     let mut by_id = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM certificates WHERE id = ?1"))
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM {FROM_CERTIFICATES} WHERE id = ?1"))
         .map_err(db("preparing the certificate lookup"))?;
     if let Some(record) = by_id
         .query_row([id], record_from_row)
@@ -179,7 +205,7 @@ pub(super) fn get(conn: &Connection, id: &str) -> Result<CertificateRecord> {
     let serial = normalize_serial(id);
     let mut by_serial = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM certificates WHERE serial_number = ?1 LIMIT 2"
+            "SELECT {COLUMNS} FROM {FROM_CERTIFICATES} WHERE serial_number = ?1 LIMIT 2"
         ))
         .map_err(db("preparing the certificate lookup"))?;
     let mut found: Vec<CertificateRecord> = by_serial
@@ -287,7 +313,8 @@ pub(super) fn search(
     let (clause, mut values) = filter(query);
     let order = if query.expiring_before.is_some() { "not_after, id" } else { "created_at, id" };
     let sql = format!(
-        "SELECT {COLUMNS} FROM certificates WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?"
+        "SELECT {COLUMNS} FROM {FROM_CERTIFICATES} WHERE {clause} ORDER BY {order} LIMIT ? \
+             OFFSET ?"
     );
     values.push(Value::Integer(limit_value(query.limit)));
     values.push(Value::Integer(query.offset.map_or(0, i64::from)));

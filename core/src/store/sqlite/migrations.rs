@@ -130,6 +130,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX managed_certificates_pending ON managed_certificates (pending_id);
     CREATE INDEX managed_certificates_created ON managed_certificates (created_at, id);
     "#,
+    // 3: each issuing chain stored once (versions 1 and 2 kept a copy in every certificate
+    // row). Every distinct chain moves to `chains`; the store always sets `chain_id`.
+    r#"
+    CREATE TABLE chains (
+        chain_id INTEGER PRIMARY KEY,
+        chain    TEXT NOT NULL UNIQUE
+    ) STRICT;
+    INSERT INTO chains (chain) SELECT DISTINCT chain FROM certificates ORDER BY chain;
+    ALTER TABLE certificates ADD COLUMN chain_id INTEGER REFERENCES chains(chain_id);
+    UPDATE certificates SET chain_id =
+        (SELECT chains.chain_id FROM chains WHERE chains.chain = certificates.chain);
+    ALTER TABLE certificates DROP COLUMN chain;
+    "#,
 ];
 
 /// The schema version this code writes and understands.
@@ -167,5 +180,80 @@ pub(crate) fn migrate(conn: &mut Connection, what: &str) -> Result<()> {
         tx.execute_batch(sql).map_err(fail)?;
         tx.pragma_update(None, "user_version", version).map_err(fail)?;
         tx.commit().map_err(fail)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::params;
+
+    use super::*;
+    use crate::store::{CertificateQuery, SqliteStore, Store};
+
+    /// One certificate row as schema version 1 stored it, chain inline.
+    fn insert_v1(conn: &Connection, id: &str, serial: &str, chain: &str) -> rusqlite::Result<()> {
+        conn.execute(
+            "INSERT INTO certificates (id, serial_number, common_name, subject, issuer, \
+             alt_names, not_before, not_after, fingerprint_sha256, key_algorithm, state, \
+             profile_id, ca_id, pem, chain, request_id, renewed_from, renewed_by, revoked_at, \
+             revocation_reason, auto_renew, renew_before_days, key_managed, sealed_key, \
+             created_at, updated_at) VALUES (?1, ?2, ?3, 'CN=' || ?3, 'CN=Issuing', \
+             '[{\"type\":\"DNS\",\"value\":\"' || ?3 || '\"}]', 1767225600, 1775001600, \
+             'ab' || ?2, 'EC_prime256v1', 'revoked', 'tls-server', 'ca-1', \
+             '-----BEGIN CERTIFICATE-----\n' || ?1, ?4, NULL, NULL, NULL, 1767312000000000, \
+             'keyCompromise', 1, 30, 1, x'0102', 1767225600000000, 1767312000000000)",
+            params![id, serial, format!("{id}.example.test"), chain],
+        )?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_version_1_database_is_upgraded_in_place_and_loses_nothing() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("temp dir", e))?;
+        let path = dir.path().join("v1.db");
+        let chain_a = "-----BEGIN CERTIFICATE-----\nissuing A\n-----END CERTIFICATE-----\n";
+        let chain_b = "-----BEGIN CERTIFICATE-----\nissuing B\n-----END CERTIFICATE-----\n";
+        {
+            let conn = Connection::open(&path).map_err(Error::store)?;
+            conn.execute_batch(MIGRATIONS[0]).map_err(Error::store)?;
+            conn.pragma_update(None, "user_version", 1).map_err(Error::store)?;
+            for (id, serial, chain) in [
+                ("c1", "01", chain_a),
+                ("c2", "02", chain_a),
+                ("c3", "03", chain_b),
+                ("c4", "04", ""),
+            ] {
+                insert_v1(&conn, id, serial, chain).map_err(Error::store)?;
+            }
+        }
+
+        let store = SqliteStore::open(&path)?;
+        assert_eq!(store.schema_version()?, SCHEMA_VERSION);
+        let all = store.search_certificates(&CertificateQuery::default()).await?;
+        assert_eq!(all.len(), 4);
+        for (record, chain) in all.iter().zip([chain_a, chain_a, chain_b, ""]) {
+            let id = &record.certificate_id;
+            assert_eq!(record.certificate_chain, chain, "{id}");
+            assert_eq!(record.common_name, format!("{id}.example.test"));
+            assert_eq!(record.alt_names[0].value, format!("{id}.example.test"));
+            assert_eq!(record.certificate, format!("-----BEGIN CERTIFICATE-----\n{id}"));
+            assert_eq!(record.revocation_reason.map(|r| r.as_str()), Some("keyCompromise"));
+            assert_eq!(record.renew_before_days, Some(30));
+            assert_eq!(record.not_after.unix_timestamp(), 1_775_001_600);
+            assert_eq!(store.get_sealed_key(id).await?.as_deref(), Some(&[1u8, 2][..]));
+        }
+        drop(store);
+        let conn = Connection::open(&path).map_err(Error::store)?;
+        let chains: i64 = conn
+            .query_row("SELECT count(*) FROM chains", [], |row| row.get(0))
+            .map_err(Error::store)?;
+        assert_eq!(chains, 3, "each distinct chain once");
+        let unlinked: i64 = conn
+            .query_row("SELECT count(*) FROM certificates WHERE chain_id IS NULL", [], |row| {
+                row.get(0)
+            })
+            .map_err(Error::store)?;
+        assert_eq!(unlinked, 0);
+        Ok(())
     }
 }
