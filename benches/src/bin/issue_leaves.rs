@@ -3,12 +3,14 @@
 //! beside openssl and Python `cryptography` doing the same work.
 //!
 //! ```text
-//! certloop-issue-leaves --count 5000 [--mode engine|facade|facade-batch] [--out DIR]
+//! certloop-issue-leaves --count 5000 [--mode engine|facade|facade-batch] [--store URL] [--out DIR]
 //! ```
 //!
 //! `engine` issues in-process (issuance engine + internal CA connector, no store); `facade`
 //! calls `Certloop::issue` once per leaf over an on-disk SQLite inventory; `facade-batch` calls
-//! `Certloop::issue_many` with 100 requests per transaction. Each leaf's certificate and key are
+//! `Certloop::issue_many` with 100 requests per transaction. `--store` puts the inventory
+//! elsewhere (a `postgres://` URL: that server's own CPU time is not in `cpu_seconds`; compare
+//! `wall_seconds`). Each leaf's certificate and key are
 //! PEM-encoded, as a caller receives them. `--out DIR` writes the last leaf (`cert.pem`,
 //! `key.pem`) and its CA chain (`chain.pem`) so that the caller can check it with
 //! `openssl verify`.
@@ -25,8 +27,8 @@ use certloop::Certloop;
 use certloop::crypto::pem_encode;
 use certloop_benches::{LeafIssuer, leaf_request, runtime};
 
-const USAGE: &str =
-    "usage: certloop-issue-leaves --count N [--mode engine|facade|facade-batch] [--out DIR]";
+const USAGE: &str = "usage: certloop-issue-leaves --count N [--mode engine|facade|facade-batch] [--store URL] \
+     [--out DIR]";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -39,6 +41,7 @@ enum Mode {
 struct Args {
     count: usize,
     mode: Mode,
+    store: Option<String>,
     out: Option<PathBuf>,
 }
 
@@ -70,6 +73,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut count = None;
     let mut mode = Mode::Engine;
     let mut out = None;
+    let mut store = None;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -91,10 +95,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 }
             }
             "--out" => out = Some(PathBuf::from(value("--out")?)),
+            "--store" => store = Some(value("--store")?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Args { count: count.ok_or("--count is required")?, mode, out })
+    Ok(Args { count: count.ok_or("--count is required")?, mode, store, out })
 }
 
 fn run(args: &Args) -> Result<(), String> {
@@ -121,7 +126,9 @@ fn run(args: &Args) -> Result<(), String> {
                 .await
             }
             Mode::Facade | Mode::FacadeBatch => {
-                let certloop = Certloop::open(scratch.path()).await.map_err(|e| e.to_string())?;
+                let certloop = Certloop::open_with_store(scratch.path(), args.store.as_deref())
+                    .await
+                    .map_err(|e| e.to_string())?;
                 certloop.init_default().await.map_err(|e| e.to_string())?;
                 let batch = if args.mode == Mode::Facade { 1 } else { 100 };
                 timed(|| async {
@@ -167,6 +174,11 @@ fn run(args: &Args) -> Result<(), String> {
     };
     let line = serde_json::json!({
         "peer": format!("certloop {mode}"),
+        "store": if args.store.as_deref().is_some_and(|s| s.starts_with("postgres")) {
+            "postgres"
+        } else {
+            "sqlite"
+        },
         "leaves": args.count,
         "cpu_seconds": cpu,
         "wall_seconds": wall,
