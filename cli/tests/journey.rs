@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{certloop, json, ok};
+use common::{certloop, json, ok, text};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -180,4 +180,38 @@ fn a_reader_that_closes_the_pipe_early_ends_the_output_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "exit {:?}: {stderr}", out.status.code());
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_store_given_by_url_is_shared_only_with_its_master_key() {
+    let work = tempfile::tempdir().unwrap();
+    let shared = work.path().join("shared.db");
+    let store = shared.to_str().unwrap();
+    let (first, second) = (work.path().join("first"), work.path().join("second"));
+    ok(&first, &["--store", &format!("sqlite://{store}"), "init"]);
+    ok(
+        &first,
+        &[
+            "--store",
+            store,
+            "issue",
+            "--cn",
+            "a.internal",
+            "--out",
+            work.path().join("a").to_str().unwrap(),
+        ],
+    );
+    // Another state directory has another master.key: refused before anything is written.
+    let refused = certloop(&second, &["--store", store, "list"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    let message = text(&refused);
+    assert!(message.contains("master key") && message.contains(store), "{message}");
+    // Its key file, copied, opens the shared inventory.
+    std::fs::copy(first.join("master.key"), second.join("master.key")).unwrap();
+    let listed = json(&ok(&second, &["--store", store, "--json", "list"]));
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    // A bad store location is a clear error naming it (and never echoes a password).
+    let bad = certloop(&second, &["--store", "mysql://root:hunter2@127.0.0.1/x", "list"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("store") && !text(&bad).contains("hunter2"), "{}", text(&bad));
 }

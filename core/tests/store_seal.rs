@@ -130,3 +130,35 @@ fn row_contexts_differ_so_blobs_cannot_move_between_rows() -> Result<()> {
     assert_ne!(connector_param_context("a/b", "c"), connector_param_context("a", "b/c"));
     Ok(())
 }
+
+/// Two processes sharing one inventory with different master keys: the second is refused
+/// before it seals anything the first could not read, and the error names the key and store.
+#[tokio::test]
+async fn a_store_refuses_a_master_key_other_than_the_one_it_was_sealed_with() -> Result<()> {
+    use std::sync::Arc;
+
+    use certloop::Certloop;
+    use certloop::store::{SqliteStore, Store};
+
+    let dir = tempfile::tempdir().map_err(|e| certloop::Error::io("temp dir", e))?;
+    let path = dir.path().join("shared.db");
+    let first_key = MasterKey::from_env_value(Some(&"ab".repeat(32)), dir.path())?;
+    let first = Certloop::with_store(Arc::new(SqliteStore::open(&path)?), first_key)?;
+    first.check_master_key().await?;
+    first.init_default().await?;
+    // The same key again (another process, a restart) is fine.
+    let again = MasterKey::from_env_value(Some(&"ab".repeat(32)), dir.path())?;
+    Certloop::with_store(Arc::new(SqliteStore::open(&path)?), again)?.check_master_key().await?;
+
+    let store = Arc::new(SqliteStore::open(&path)?);
+    let other = Certloop::with_store(store.clone(), MasterKey::generate()?)?;
+    let err = other.check_master_key().await.err().ok_or_else(|| {
+        certloop::Error::crypto("a store sealed with another key accepted this one")
+    })?;
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let message = err.to_string();
+    assert!(message.contains("master key") && message.contains(&store.location()), "{message}");
+    // The first key still opens everything: the check was not overwritten.
+    first.check_master_key().await?;
+    Ok(())
+}

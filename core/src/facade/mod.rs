@@ -50,6 +50,14 @@ use crate::store::{
     Sealer, SqliteStore, Store, StoredCa, ca_key_context, certificate_key_context,
 };
 
+/// The store's record of which master key seals its secrets (see
+/// [`Certloop::check_master_key`]).
+const MASTER_KEY_CHECK: DocumentKind =
+    DocumentKind { kind: "masterKeyCheck", what: "master key check" };
+const MASTER_KEY_CHECK_ID: &str = "master-key";
+const MASTER_KEY_CHECK_TEXT: &[u8] = b"certloop master key check";
+const MASTER_KEY_CHECK_CONTEXT: &[u8] = b"certloop/master-key-check/v1";
+
 /// Names of what [`Certloop::init_default`] creates.
 pub mod defaults {
     /// The default root CA.
@@ -172,7 +180,58 @@ impl Certloop {
             Some(location) => crate::store::open_location(location).await?,
             None => Arc::new(SqliteStore::open(&dir.join("certloop.db"))?),
         };
-        Self::with_store(store, master_key)
+        let certloop = Self::with_store(store, master_key)?;
+        certloop.check_master_key().await?;
+        Ok(certloop)
+    }
+
+    /// Check that this instance's master key is the one the store's secrets are sealed with:
+    /// the store keeps a value sealed by the first key that opened it, and another key cannot
+    /// open it. Without this, a second agent given another key would seal new secrets that no
+    /// one else can read. [`open_with_store`](Self::open_with_store) calls it;
+    /// [`with_store`](Self::with_store) callers may.
+    pub async fn check_master_key(&self) -> Result<()> {
+        let store = &self.inner.store;
+        let sealer = &self.inner.sealer;
+        let read = || async {
+            match store.get_document(MASTER_KEY_CHECK, MASTER_KEY_CHECK_ID).await {
+                Ok(body) => Ok(Some(body)),
+                Err(Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        let body = match read().await? {
+            Some(body) => body,
+            None => {
+                // The first key to open this store. Two first opens at once both write; the
+                // read back then fails for the one whose value did not stay.
+                let sealed = sealer.seal(MASTER_KEY_CHECK_TEXT, MASTER_KEY_CHECK_CONTEXT)?;
+                let body = serde_json::json!({
+                    "id": MASTER_KEY_CHECK_ID, "sealed": crypto::x509::hex(&sealed),
+                });
+                store
+                    .put_document(MASTER_KEY_CHECK, MASTER_KEY_CHECK_ID, MASTER_KEY_CHECK_ID, &body)
+                    .await?;
+                read().await?.unwrap_or(body)
+            }
+        };
+        let opened = body
+            .get("sealed")
+            .and_then(|v| v.as_str())
+            .and_then(crypto::x509::hex_decode)
+            .and_then(|blob| sealer.open(&blob, MASTER_KEY_CHECK_CONTEXT).ok());
+        match opened {
+            Some(text) if text.as_slice() == MASTER_KEY_CHECK_TEXT => Ok(()),
+            _ => Err(Error::invalid(
+                "master key",
+                format!(
+                    "is not the key the inventory at {} was sealed with; every process sharing \
+                     a store needs the same key ({} or the master.key file)",
+                    store.location(),
+                    crate::store::MASTER_KEY_ENV
+                ),
+            )),
+        }
     }
 
     /// A throwaway instance: in-memory SQLite and a random master key.

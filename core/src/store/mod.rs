@@ -74,6 +74,10 @@ pub async fn open_location(location: &str) -> Result<Arc<dyn Store>> {
 /// stored or none of it. The audit log has no update or delete method on purpose.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + fmt::Debug {
+    /// Where this store is, for messages: a file path, `in memory`, or a URL without its
+    /// password.
+    fn location(&self) -> String;
+
     // --- CAs -----------------------------------------------------------------------------
 
     /// Store a new CA. [`Error::AlreadyExists`](crate::Error::AlreadyExists) when its id or

@@ -221,6 +221,10 @@ fn big(n: Option<u32>) -> Option<i64> {
 
 #[async_trait::async_trait]
 impl Store for PostgresStore {
+    fn location(&self) -> String {
+        self.shown.clone()
+    }
+
     async fn insert_ca(&self, ca: &StoredCa) -> Result<()> {
         objects::insert_ca(&self.client().await?, ca).await
     }

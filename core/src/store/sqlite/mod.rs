@@ -127,6 +127,10 @@ impl fmt::Debug for SqliteStore {
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
+    fn location(&self) -> String {
+        self.path.as_ref().map_or_else(|| "in memory".to_owned(), |p| p.display().to_string())
+    }
+
     async fn insert_ca(&self, ca: &StoredCa) -> Result<()> {
         objects::insert_ca(&self.lock(), ca)
     }
