@@ -54,9 +54,7 @@ use crate::store::{
 /// [`Certloop::check_master_key`]).
 const MASTER_KEY_CHECK: DocumentKind =
     DocumentKind { kind: "masterKeyCheck", what: "master key check" };
-const MASTER_KEY_CHECK_ID: &str = "master-key";
-const MASTER_KEY_CHECK_TEXT: &[u8] = b"certloop master key check";
-const MASTER_KEY_CHECK_CONTEXT: &[u8] = b"certloop/master-key-check/v1";
+const MASTER_KEY_CHECK_SLUG: &str = "master-key";
 
 /// Names of what [`Certloop::init_default`] creates.
 pub mod defaults {
@@ -186,15 +184,15 @@ impl Certloop {
     }
 
     /// Check that this instance's master key is the one the store's secrets are sealed with:
-    /// the store keeps a value sealed by the first key that opened it, and another key cannot
-    /// open it. Without this, a second agent given another key would seal new secrets that no
+    /// the store keeps the check value ([`Sealer::key_check`]) of the first key that opened
+    /// it, and another key's value differs. Without this, a second agent given another key would seal new secrets that no
     /// one else can read. [`open_with_store`](Self::open_with_store) calls it;
     /// [`with_store`](Self::with_store) callers may.
     pub async fn check_master_key(&self) -> Result<()> {
         let store = &self.inner.store;
-        let sealer = &self.inner.sealer;
+        let check = self.inner.sealer.key_check();
         let read = || async {
-            match store.get_document(MASTER_KEY_CHECK, MASTER_KEY_CHECK_ID).await {
+            match store.get_document(MASTER_KEY_CHECK, MASTER_KEY_CHECK_SLUG).await {
                 Ok(body) => Ok(Some(body)),
                 Err(Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(e),
@@ -203,25 +201,24 @@ impl Certloop {
         let body = match read().await? {
             Some(body) => body,
             None => {
-                // The first key to open this store. Two first opens at once both write; the
-                // read back then fails for the one whose value did not stay.
-                let sealed = sealer.seal(MASTER_KEY_CHECK_TEXT, MASTER_KEY_CHECK_CONTEXT)?;
-                let body = serde_json::json!({
-                    "id": MASTER_KEY_CHECK_ID, "sealed": crypto::x509::hex(&sealed),
-                });
-                store
-                    .put_document(MASTER_KEY_CHECK, MASTER_KEY_CHECK_ID, MASTER_KEY_CHECK_ID, &body)
-                    .await?;
+                // The first key to open this store. The document's id is the key's check value
+                // and its slug is fixed, so when two processes with different keys open a new
+                // store at once the second write is refused (the slug is taken) and that
+                // process reads the first one's value.
+                let body = serde_json::json!({ "id": check, "hmacSha256": check });
+                match store
+                    .put_document(MASTER_KEY_CHECK, check, MASTER_KEY_CHECK_SLUG, &body)
+                    .await
+                {
+                    Ok(()) | Err(Error::AlreadyExists { .. }) => {}
+                    Err(e) => return Err(e),
+                }
                 read().await?.unwrap_or(body)
             }
         };
-        let opened = body
-            .get("sealed")
-            .and_then(|v| v.as_str())
-            .and_then(crypto::x509::hex_decode)
-            .and_then(|blob| sealer.open(&blob, MASTER_KEY_CHECK_CONTEXT).ok());
-        match opened {
-            Some(text) if text.as_slice() == MASTER_KEY_CHECK_TEXT => Ok(()),
+        let stored = body.get("hmacSha256").and_then(|v| v.as_str());
+        match stored {
+            Some(stored) if stored == check => Ok(()),
             _ => Err(Error::invalid(
                 "master key",
                 format!(

@@ -100,7 +100,8 @@ impl MasterKey {
     fn create_file(dir: &Path, path: &Path) -> Result<MasterKey> {
         create_private_dir(dir)?;
         let key = Self::generate()?;
-        let text = Zeroizing::new(format!("{}\n", hex_encode(key.bytes.as_ref())));
+        let mut text = Zeroizing::new(crate::crypto::x509::hex(key.bytes.as_ref()));
+        text.push('\n');
         let tmp = dir.join(format!(".{MASTER_KEY_FILE}.{}.tmp", uuid::Uuid::new_v4()));
         let written = write_new_private(&tmp, text.as_bytes());
         let linked = written.and_then(|()| match fs::hard_link(&tmp, path) {
@@ -135,14 +136,34 @@ impl fmt::Debug for MasterKey {
 pub struct Sealer {
     key: LessSafeKey,
     rng: SystemRandom,
+    check: String,
 }
+
+/// What [`Sealer::key_check`] authenticates: names the purpose so the value is good for
+/// nothing else.
+const KEY_CHECK_MESSAGE: &[u8] = b"certloop/v1/master-key-check";
 
 impl Sealer {
     /// A sealer for `master`.
     pub fn new(master: &MasterKey) -> Result<Sealer> {
         let unbound = UnboundKey::new(&AES_256_GCM, master.as_bytes())
             .map_err(|_| Error::crypto("cannot build the AES-256-GCM key"))?;
-        Ok(Sealer { key: LessSafeKey::new(unbound), rng: SystemRandom::new() })
+        let check = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, master.as_bytes()),
+            KEY_CHECK_MESSAGE,
+        );
+        Ok(Sealer {
+            key: LessSafeKey::new(unbound),
+            rng: SystemRandom::new(),
+            check: crate::crypto::x509::hex(check.as_ref()),
+        })
+    }
+
+    /// A check value of the master key (hex of HMAC-SHA256 keyed by it over a fixed message):
+    /// the same key always gives the same value and another key another, while the value
+    /// tells nothing about the key. A store keeps the value of the first key that opened it.
+    pub fn key_check(&self) -> &str {
+        &self.check
     }
 
     /// Encrypt `plaintext`, binding `context` (which row it belongs to) as associated data.
@@ -236,16 +257,6 @@ fn parse_key_text(text: &str) -> Option<MasterKey> {
     Some(MasterKey::from_bytes(bytes))
 }
 
-fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    s
-}
-
 /// RFC 4648 base64, standard (§4) or URL-safe (§5) alphabet, padding optional.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let text = text.trim_end_matches('=');
@@ -335,7 +346,7 @@ mod tests {
     #[test]
     fn hex_and_base64_decode_the_same_key() {
         let bytes: Vec<u8> = (0u8..32).collect();
-        let hex = hex_encode(&bytes);
+        let hex = crate::crypto::x509::hex(&bytes);
         assert_eq!(crate::crypto::x509::hex_decode(&hex).as_deref(), Some(bytes.as_slice()));
         // `openssl rand -base64 32` style, with padding, for bytes 0..32.
         let b64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
