@@ -81,8 +81,14 @@ impl SqliteStore {
 
     /// Common settings and migrations.
     fn finish(mut conn: Connection, path: Option<PathBuf>, shown: &str) -> Result<SqliteStore> {
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-            .map_err(db(format!("configuring {shown}")))?;
+        // A 32 MiB page cache (default 2 MiB) keeps the indexes of a large inventory in
+        // memory, and checkpointing every 8,000 WAL pages (default 1,000) writes each hot index
+        // page once per checkpoint rather than again and again: see benches/README.md.
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 8000;",
+        )
+        .map_err(db(format!("configuring {shown}")))?;
         conn.set_prepared_statement_cache_capacity(64);
         migrations::migrate(&mut conn, shown)?;
         Ok(SqliteStore {
