@@ -72,6 +72,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Order(command) => crate::acme::order(&certloop, command, as_json).await,
         Command::Manage(command) => crate::lifecycle::manage(&certloop, command, as_json).await,
         Command::Agent(args) => crate::lifecycle::agent(certloop, args, as_json).await,
+        Command::Discover(command) => {
+            crate::discovering::discover(&certloop, command, as_json).await
+        }
         Command::Show { id } => {
             let record = match certloop.show(&id).await {
                 Err(Error::NotFound { .. }) if certloop.get_order(&id).await.is_ok() => {
@@ -461,6 +464,18 @@ fn print_record(record: &CertificateRecord) {
     for (name, value) in fields {
         out!("{name:<12} {value}");
     }
+}
+
+/// A spinner with a count, for work of unknown length (a file scan).
+pub(crate) fn spinner(message: &'static str, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner().with_message(message);
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}: {pos} {per_sec}") {
+        bar.set_style(style);
+    }
+    bar
 }
 
 pub(crate) fn progress_bar(len: u64, message: &'static str, quiet: bool) -> ProgressBar {

@@ -12,6 +12,7 @@ mod output;
 mod acme;
 mod commands;
 mod deploying;
+mod discovering;
 mod exit;
 mod lifecycle;
 
@@ -128,6 +129,9 @@ pub enum Command {
     Manage(lifecycle::ManageCommand),
     /// Renew and deploy managed certificates by their schedules, until SIGTERM (or `--once`).
     Agent(lifecycle::AgentArgs),
+    /// Find certificates in files and on TLS endpoints and record them as `discovered`.
+    #[command(subcommand)]
+    Discover(discovering::DiscoverCommand),
 }
 
 /// `certloop ca ...`

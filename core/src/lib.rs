@@ -12,6 +12,7 @@ pub mod clock;
 pub mod crypto;
 pub mod csr;
 pub mod deploy;
+pub mod discovery;
 
 pub mod dcv;
 pub mod error;
@@ -30,3 +31,4 @@ pub use facade::{
     SweepReport,
 };
 pub use facade::{CaSummary, Certloop, DefaultSetup, DueRenewal, defaults};
+pub use facade::{DiscoveredItem, DiscoveredLocation, DiscoveryOutcome};

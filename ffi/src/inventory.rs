@@ -25,6 +25,7 @@ struct SearchQuery {
     expiring_within_days: Option<u32>,
     issuer_ca_id: Option<String>,
     profile_id: Option<String>,
+    fingerprint_sha256: Option<String>,
     limit: Option<u32>,
     offset: Option<u32>,
 }
@@ -47,6 +48,7 @@ impl SearchQuery {
             expiring_before,
             issuer_ca_id: self.issuer_ca_id,
             profile_id: self.profile_id,
+            fingerprint_sha256: self.fingerprint_sha256,
             limit: self.limit,
             offset: self.offset,
         }

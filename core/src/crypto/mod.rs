@@ -4,7 +4,7 @@ mod certificate;
 mod crl;
 mod key;
 mod oid;
-mod pem;
+pub(crate) mod pem;
 mod public_key;
 mod random;
 mod secret;

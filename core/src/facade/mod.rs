@@ -7,6 +7,7 @@
 mod acme;
 mod authorities;
 mod deploying;
+mod discovering;
 mod inventory;
 mod issuing;
 mod managing;
@@ -15,6 +16,7 @@ mod revocation;
 mod scripts;
 
 pub use acme::{AcmeAccountSummary, OrderStatus, PendingOrder};
+pub use discovering::{DiscoveredItem, DiscoveredLocation, DiscoveryOutcome};
 pub use managing::{
     Action, ActionResult, BatchItem, BatchOptions, BatchReport, ManageRequest, SweepOptions,
     SweepReport,

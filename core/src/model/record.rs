@@ -292,6 +292,9 @@ pub enum AuditAction {
     RenewalFailed,
     /// A lifecycle notification (webhook) was sent or could not be.
     Notified,
+
+    /// A discovery scan found a certificate: new to the inventory, or at a new place.
+    Discovered,
 }
 
 /// Whether the action succeeded.

@@ -398,6 +398,8 @@ pub struct CertificateQuery {
     pub issuer_ca_id: Option<String>,
     /// Issued under this profile id.
     pub profile_id: Option<String>,
+    /// With this SHA-256 fingerprint (lower-case hex): at most one certificate.
+    pub fingerprint_sha256: Option<String>,
     /// At most this many results.
     pub limit: Option<u32>,
     /// Skip this many results first.

@@ -348,6 +348,10 @@ fn filter(query: &CertificateQuery) -> (String, Vec<Param>) {
             "c.id IN (SELECT certificate_id FROM certificate_sans WHERE value = {mark})"
         ));
     }
+    if let Some(fingerprint) = &query.fingerprint_sha256 {
+        let mark = bind(&mut params, Param::Text(fingerprint.to_ascii_lowercase()));
+        clauses.push(format!("c.fingerprint_sha256 = {mark}"));
+    }
     if let Some(ca) = &query.issuer_ca_id {
         clauses.push(format!("c.ca_id = {}", bind(&mut params, Param::Text(ca.clone()))));
     }

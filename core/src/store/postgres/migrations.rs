@@ -154,6 +154,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX managed_certificates_pending ON managed_certificates (pending_id);
     CREATE INDEX managed_certificates_created ON managed_certificates (created_at, id);
     "#,
+    // 2: discovery looks certificates up by fingerprint.
+    r#"
+    CREATE INDEX certificates_fingerprint ON certificates (fingerprint_sha256);
+    "#,
 ];
 
 /// The schema version this code writes and understands.

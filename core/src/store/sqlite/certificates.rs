@@ -295,6 +295,10 @@ fn filter(query: &CertificateQuery) -> (String, Vec<Value>) {
         clauses.push("id IN (SELECT certificate_id FROM certificate_sans WHERE value = ?)".into());
         values.push(Value::Text(san.clone()));
     }
+    if let Some(fingerprint) = &query.fingerprint_sha256 {
+        clauses.push("fingerprint_sha256 = ?".to_owned());
+        values.push(Value::Text(fingerprint.to_ascii_lowercase()));
+    }
     if let Some(ca) = &query.issuer_ca_id {
         clauses.push("ca_id = ?".to_owned());
         values.push(Value::Text(ca.clone()));

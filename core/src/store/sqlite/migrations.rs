@@ -143,6 +143,10 @@ const MIGRATIONS: &[&str] = &[
         (SELECT chains.chain_id FROM chains WHERE chains.chain = certificates.chain);
     ALTER TABLE certificates DROP COLUMN chain;
     "#,
+    // 4: discovery looks certificates up by fingerprint.
+    r#"
+    CREATE INDEX certificates_fingerprint ON certificates (fingerprint_sha256);
+    "#,
 ];
 
 /// The schema version this code writes and understands.
