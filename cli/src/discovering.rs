@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use certloop::crypto::SecretString;
 use certloop::discovery::ScanReport;
 use certloop::discovery::files::{FileScanOptions, scan_files};
+use certloop::discovery::host::HostScanOptions;
 use certloop::discovery::network::{NetworkScanOptions, scan_network};
+use certloop::discovery::servers::scan_host;
 use certloop::model::Ttl;
 use certloop::{Certloop, DiscoveryOutcome, Error, Result};
 use clap::{Args, Subcommand};
@@ -20,6 +22,16 @@ pub enum DiscoverCommand {
     Files(FilesArgs),
     /// TLS endpoints: host:port, host (with --port), or CIDR ranges (with --port).
     Network(NetworkArgs),
+    /// Running TLS servers on this host (nginx, Apache httpd, Tomcat, Jetty, WildFly, Java):
+    /// the certificates their configurations name, with a suggested deployment target each.
+    Host {
+        /// Where to read processes from.
+        #[arg(long, default_value = "/proc")]
+        proc_root: PathBuf,
+    },
+    /// Rediscovery: check every known place (found by scans, or deployed to) against the
+    /// inventory and report drift (also in the audit log as `driftDetected` events).
+    Drift,
 }
 
 /// `certloop discover files`
@@ -67,6 +79,23 @@ pub struct NetworkArgs {
 
 pub async fn discover(certloop: &Certloop, command: DiscoverCommand, as_json: bool) -> Result<()> {
     let report = match command {
+        DiscoverCommand::Drift => return drift(certloop, as_json).await,
+        DiscoverCommand::Host { proc_root } => {
+            let options = HostScanOptions { proc_root, ..HostScanOptions::default() };
+            let bar = crate::commands::progress_bar(0, "reading servers", as_json);
+            blocking(move || {
+                let progress = |n: u64, total: Option<u64>| {
+                    if let Some(total) = total {
+                        bar.set_length(total);
+                    }
+                    bar.set_position(n);
+                };
+                let report = scan_host(&options, Some(&progress));
+                bar.finish_and_clear();
+                Ok(report)
+            })
+            .await?
+        }
         DiscoverCommand::Files(args) => {
             let passwords = match &args.password_file {
                 Some(path) => read_passwords(path)?,
@@ -119,6 +148,36 @@ pub async fn discover(certloop: &Certloop, command: DiscoverCommand, as_json: bo
         return json(&outcome);
     }
     print_outcome(&outcome);
+    Ok(())
+}
+
+async fn drift(certloop: &Certloop, as_json: bool) -> Result<()> {
+    let report = certloop.rediscover().await?;
+    if as_json {
+        return json(&report);
+    }
+    let rows: Vec<Vec<String>> = report
+        .drifts
+        .iter()
+        .map(|d| {
+            vec![
+                d.location.to_string(),
+                format!("{:?}", d.kind).to_lowercase(),
+                d.expected_sha256.chars().take(16).collect(),
+                d.found_sha256.as_deref().unwrap_or("-").chars().take(16).collect(),
+                d.certificate_id.clone(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        table(&["PLACE", "DRIFT", "EXPECTED", "FOUND", "CERTIFICATE"], &rows);
+    }
+    out!(
+        "{} places checked, {} as expected, {} drifted",
+        report.checked,
+        report.unchanged,
+        report.drifts.len()
+    );
     Ok(())
 }
 

@@ -118,6 +118,10 @@ pub struct AgentArgs {
     /// Due certificates claimed at a time.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub chunk: u32,
+    /// Re-check every place the inventory knows (discovered files and endpoints, deployed
+    /// targets) this often, recording drift in the audit log (`6h`, `1d`); off by default.
+    #[arg(long, value_parser = |s: &str| Ttl::parse_field(s, "--rediscover-every"))]
+    pub rediscover_every: Option<Ttl>,
 }
 
 pub async fn manage(certloop: &Certloop, command: ManageCommand, as_json: bool) -> Result<()> {
@@ -226,6 +230,7 @@ pub async fn agent(certloop: Certloop, args: AgentArgs, as_json: bool) -> Result
             chunk: args.chunk,
             ..SweepOptions::default()
         },
+        rediscover_every: args.rediscover_every.map(Ttl::duration),
         ..AgentOptions::default()
     };
     let agent = Agent::new(certloop, options);
@@ -249,6 +254,9 @@ pub async fn agent(certloop: Certloop, args: AgentArgs, as_json: bool) -> Result
     );
     for item in &summary.work.errors {
         out!("  {}: {}", item.id, item.detail);
+    }
+    if summary.rediscoveries > 0 {
+        out!("{} rediscoveries: {} places drifted", summary.rediscoveries, summary.drifts);
     }
     Ok(())
 }

@@ -31,4 +31,6 @@ pub use facade::{
     SweepReport,
 };
 pub use facade::{CaSummary, Certloop, DefaultSetup, DueRenewal, defaults};
-pub use facade::{DiscoveredItem, DiscoveredLocation, DiscoveryOutcome};
+pub use facade::{
+    DiscoveredItem, DiscoveredLocation, DiscoveryOutcome, Drift, DriftKind, RediscoveryReport,
+};

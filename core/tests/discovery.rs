@@ -11,16 +11,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use certloop::clock::{Clock, FixedClock};
 use certloop::discovery::files::{FileScanOptions, scan_files};
 use certloop::discovery::network::{NetworkScanOptions, scan_network};
 use certloop::discovery::{FileFormat, Location};
+use certloop::lifecycle::agent::{Agent, AgentOptions};
 use certloop::model::{AuditAction, CertificateState, IssueRequest};
 use certloop::store::{AuditQuery, MasterKey, Store};
-use certloop::{Certloop, ErrorKind};
+use certloop::{Action, Certloop, DriftKind, ErrorKind, ManageRequest};
 use common::{Scratch, openssl_ok};
 use serde_json::json;
 
-every_store!(findings_become_discovered_records_once_and_known_certificates_stay_known);
+every_store!(
+    findings_become_discovered_records_once_and_known_certificates_stay_known,
+    a_deployed_file_replaced_by_hand_is_drift_at_the_next_rediscovery,
+);
 
 /// A self-signed P-256 certificate for `cn` in `dir/<name>.pem` with its key `<name>.key`.
 fn self_signed(dir: &Path, name: &str, cn: &str) {
@@ -578,4 +583,112 @@ async fn findings_become_discovered_records_once_and_known_certificates_stay_kno
 
     // A discovered certificate can be put under management (initiate).
     assert!(certloop.show(&der.certificate_id).await.unwrap().state.is_live());
+}
+
+async fn a_deployed_file_replaced_by_hand_is_drift_at_the_next_rediscovery(store: Arc<dyn Store>) {
+    // Whole seconds, as the audit log keeps time.
+    let now = time::OffsetDateTime::now_utc();
+    let clock =
+        Arc::new(FixedClock::new(now - time::Duration::nanoseconds(now.nanosecond().into())));
+    let certloop = Certloop::with_store(store, MasterKey::generate().unwrap())
+        .unwrap()
+        .with_clock(clock.clone());
+    certloop.init_default().await.unwrap();
+    let scratch = Scratch::new();
+    let request: IssueRequest = serde_json::from_value(json!({
+        "attributes": {"commonName": "drift.example.test",
+                       "altNames": [{"type": "DNS", "value": "drift.example.test"}]},
+        "manageKey": true,
+    }))
+    .unwrap();
+    let issued = certloop.issue(request).await.unwrap();
+    let cert_path = scratch.path().join("cert.pem");
+    let target = serde_json::from_value(json!({
+        "name": "web", "type": "nginx",
+        "certPath": cert_path, "keyPath": scratch.path().join("key.pem"),
+    }))
+    .unwrap();
+    certloop.save_target(target).await.unwrap();
+    let config = serde_json::from_value(json!({
+        "profile": "tls-server", "targets": ["web"], "validity": "90d",
+        "renewal": {"trigger": {"type": "daysBeforeExpiry", "days": 30},
+                    "check": {"frequency": "daily", "time": "03:00", "timeZone": "UTC"}},
+        "deployment": {"when": {"type": "immediately"}},
+    }))
+    .unwrap();
+    let managed = certloop
+        .manage(ManageRequest {
+            name: None,
+            certificate_id: Some(issued.certificate_id.clone()),
+            config,
+        })
+        .await
+        .unwrap();
+    let deployed = certloop.act(&managed.id, Action::Deploy).await.unwrap();
+    assert_eq!(deployed.managed.state, CertificateState::Deployed, "{}", deployed.detail);
+
+    // As deployed: nothing drifted.
+    let clean = certloop.rediscover().await.unwrap();
+    assert_eq!((clean.checked, clean.unchanged), (1, 1), "{:?}", clean.drifts);
+
+    // Someone replaces the file by hand with a certificate certloop did not issue.
+    self_signed(scratch.path(), "intruder", "drift.example.test");
+    std::fs::copy(scratch.path().join("intruder.pem"), &cert_path).unwrap();
+    let report = certloop.rediscover().await.unwrap();
+    assert_eq!(report.drifts.len(), 1, "{report:?}");
+    let drift = &report.drifts[0];
+    assert_eq!(drift.kind, DriftKind::Changed);
+    assert_eq!(drift.certificate_id, issued.certificate_id);
+    let record = certloop.show(&issued.certificate_id).await.unwrap();
+    assert_eq!(drift.expected_sha256, record.fingerprint_sha256);
+    let intruder = openssl_ok(
+        scratch.path(),
+        &["x509", "-in", "intruder.pem", "-noout", "-fingerprint", "-sha256"],
+    );
+    let intruder = intruder.trim().rsplit('=').next().unwrap().replace(':', "").to_lowercase();
+    assert_eq!(drift.found_sha256.as_deref(), Some(intruder.as_str()));
+    let events = certloop
+        .audit_log(&AuditQuery {
+            certificate_id: Some(issued.certificate_id.clone()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let drifted: Vec<_> =
+        events.iter().filter(|e| e.action == AuditAction::DriftDetected).collect();
+    assert_eq!(drifted.len(), 1);
+    assert!(drifted[0].detail.contains(cert_path.to_str().unwrap()), "{}", drifted[0].detail);
+
+    // The file removed: gone.
+    std::fs::remove_file(&cert_path).unwrap();
+    let report = certloop.rediscover().await.unwrap();
+    assert_eq!(report.drifts.len(), 1);
+    assert_eq!(report.drifts[0].kind, DriftKind::Gone);
+    assert!(report.drifts[0].found_sha256.is_none());
+
+    // The agent rediscovers by itself: every 6 hours of the injected clock, from its start.
+    std::fs::copy(scratch.path().join("intruder.pem"), &cert_path).unwrap();
+    let options = AgentOptions {
+        rediscover_every: Some(time::Duration::hours(6)),
+        ..AgentOptions::default()
+    };
+    let start = clock.now();
+    let summary =
+        Agent::new(certloop.clone(), options).run_until(start + time::Duration::hours(13)).await;
+    assert_eq!(summary.errors, 0);
+    assert_eq!(summary.rediscoveries, 3, "at +0 h, +6 h and +12 h");
+    assert_eq!(summary.drifts, 3);
+    let events = certloop
+        .audit_log(&AuditQuery {
+            certificate_id: Some(issued.certificate_id.clone()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let drift_times: Vec<i64> = events
+        .iter()
+        .filter(|e| e.action == AuditAction::DriftDetected)
+        .map(|e| (e.at - start).whole_hours())
+        .collect();
+    assert_eq!(drift_times[drift_times.len() - 3..], [0, 6, 12], "{drift_times:?}");
 }

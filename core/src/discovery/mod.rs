@@ -3,7 +3,7 @@
 //!
 //! - [`files`]: PEM, DER, PKCS#12 and JKS files under given roots;
 //! - [`network`]: TLS endpoints (host:port, CIDR ranges), recording the served chain;
-//! - `host`: running servers (nginx, Apache httpd, Tomcat, Jetty, WildFly, WebLogic, Java),
+//! - [`host`]: running servers (nginx, Apache httpd, Tomcat, Jetty, WildFly, WebLogic, Java),
 //!   their configuration, the certificate and key files it names and the ports it listens on,
 //!   with a deployment suggestion ([`crate::deploy::DeployTarget`]) per certificate.
 //!
@@ -14,8 +14,9 @@
 //! [`crate::Certloop::rediscover`] compares a new scan with what the inventory expects.
 
 pub mod files;
-// pub mod host; (the running-server scan: arriving)
+pub mod host;
 pub mod network;
+pub mod servers;
 
 use std::path::PathBuf;
 

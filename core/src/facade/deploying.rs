@@ -79,7 +79,7 @@ impl Certloop {
     }
 
     /// The target with its secrets unsealed, for use (never returned to a caller).
-    async fn unsealed_target(&self, name_or_id: &str) -> Result<DeployTarget> {
+    pub(super) async fn unsealed_target(&self, name_or_id: &str) -> Result<DeployTarget> {
         let mut target: DeployTarget = self.get_typed(TARGET, name_or_id).await?;
         let id = target.id.clone();
         for (field, secret) in target.secrets_mut() {

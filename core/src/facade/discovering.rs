@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::discovery::{Finding, Location, ScanProblem, ScanReport};
-use crate::store::WriteSet;
+use crate::store::{ManagedQuery, WriteSet};
 
 /// Where the inventory last saw a certificate: one document per place.
 const DISCOVERED_LOCATION: DocumentKind =
@@ -72,6 +72,55 @@ pub struct DiscoveryOutcome {
     pub examined: u64,
     /// What the scan could not read.
     pub problems: Vec<ScanProblem>,
+}
+
+/// How a place differs from what the inventory says it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DriftKind {
+    /// Another certificate is there (a file replaced by hand, a server serving another one).
+    Changed,
+    /// No certificate is there any more (the file is gone or holds none, the port is silent).
+    Gone,
+}
+
+/// One place that is not as the inventory expects.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    /// The certificate the inventory expects there.
+    pub certificate_id: String,
+    /// The place.
+    pub location: Location,
+    /// How it differs.
+    pub kind: DriftKind,
+    /// The fingerprint expected.
+    pub expected_sha256: String,
+    /// The fingerprint found, when a certificate was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_sha256: Option<String>,
+    /// What was seen, for people.
+    pub detail: String,
+}
+
+/// What [`Certloop::rediscover`] found.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RediscoveryReport {
+    /// Places checked.
+    pub checked: u64,
+    /// Places that hold what the inventory expects.
+    pub unchanged: u64,
+    /// The others, each also an audit event.
+    pub drifts: Vec<Drift>,
+}
+
+/// A place rediscovery checks and what it should hold.
+struct Expectation {
+    location: Location,
+    certificate_id: String,
+    fingerprint: String,
+    passwords: Vec<crypto::SecretString>,
 }
 
 impl Certloop {
@@ -193,6 +242,100 @@ impl Certloop {
             .collect()
     }
 
+    /// Rediscovery: look again at every place the inventory knows (where scans found
+    /// certificates, and the files and endpoints of the targets deployed certificates went
+    /// to) and compare what is there with what the inventory expects. Each difference is a
+    /// [`Drift`] and a `driftDetected` audit event on the expected certificate. A deployed
+    /// target's expectation (the certificate in service) wins over an older scan's.
+    /// `certloop agent --rediscover-every` runs it on a schedule.
+    pub async fn rediscover(&self) -> Result<RediscoveryReport> {
+        let mut expectations: Vec<Expectation> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut expect = |e: Expectation| match index.get(&e.location.key()) {
+            Some(&i) => expectations[i] = e,
+            None => {
+                index.insert(e.location.key(), expectations.len());
+                expectations.push(e);
+            }
+        };
+        for place in self.discovered_locations().await? {
+            expect(Expectation {
+                location: place.location,
+                certificate_id: place.certificate_id,
+                fingerprint: place.fingerprint_sha256,
+                passwords: Vec::new(),
+            });
+        }
+        let deployed =
+            ManagedQuery { states: vec![CertificateState::Deployed], ..ManagedQuery::default() };
+        for managed in self.inner.store.list_managed(&deployed).await? {
+            let Some(certificate_id) = managed.certificate_id.clone() else { continue };
+            let record = self.show(&certificate_id).await?;
+            for name in &managed.config.targets {
+                let target = match self.unsealed_target(name).await {
+                    Ok(target) => target,
+                    Err(Error::NotFound { .. }) => continue,
+                    Err(e) => return Err(e),
+                };
+                for location in target_places(&target) {
+                    let passwords = target.keystore_password.iter().cloned().collect();
+                    expect(Expectation {
+                        location,
+                        certificate_id: certificate_id.clone(),
+                        fingerprint: record.fingerprint_sha256.clone(),
+                        passwords,
+                    });
+                }
+            }
+        }
+        let mut report = RediscoveryReport::default();
+        let mut events = Vec::new();
+        for expectation in expectations {
+            report.checked += 1;
+            let seen = look_again(&expectation).await;
+            let drift = match seen {
+                Ok(found) if found == expectation.fingerprint => {
+                    report.unchanged += 1;
+                    continue;
+                }
+                Ok(found) => Drift {
+                    detail: format!(
+                        "{} holds {found}, not {} as the inventory says",
+                        expectation.location, expectation.fingerprint
+                    ),
+                    kind: DriftKind::Changed,
+                    found_sha256: Some(found),
+                    certificate_id: expectation.certificate_id,
+                    location: expectation.location,
+                    expected_sha256: expectation.fingerprint,
+                },
+                Err(why) => Drift {
+                    detail: format!(
+                        "{} holds no certificate any more: {why}",
+                        expectation.location
+                    ),
+                    kind: DriftKind::Gone,
+                    found_sha256: None,
+                    certificate_id: expectation.certificate_id,
+                    location: expectation.location,
+                    expected_sha256: expectation.fingerprint,
+                },
+            };
+            events.push(self.event(
+                AuditAction::DriftDetected,
+                Some(&drift.certificate_id),
+                None,
+                AuditOutcome::Failure,
+                drift.detail.clone(),
+            ));
+            report.drifts.push(drift);
+        }
+        if !events.is_empty() {
+            self.inner.store.write(&WriteSet { events, ..WriteSet::default() }).await?;
+        }
+        Ok(report)
+    }
+
     /// The inventory row of a certificate a scan found: `discovered`, no profile, no key; its
     /// request row records the scan (no CSR).
     fn discovered_certificate(
@@ -251,6 +394,82 @@ impl Certloop {
         };
         Ok(NewCertificate { record, sealed_key: None, request, event })
     }
+}
+
+/// The places a deployment target puts a certificate: its certificate file or keystore, and
+/// the endpoint it answers on.
+fn target_places(target: &crate::deploy::DeployTarget) -> Vec<Location> {
+    use crate::deploy::{JavaKeystoreType, ServerType};
+    use crate::discovery::FileFormat;
+    let mut places = Vec::new();
+    if target.server_type == ServerType::Sftp {
+        return places; // Remote files: the endpoint below is what can be checked from here.
+    }
+    if let Some(path) = &target.cert_path {
+        places.push(Location::File { path: path.clone(), format: FileFormat::Pem, alias: None });
+    }
+    if let Some(path) = &target.keystore_path {
+        let format = match target.keystore_type.unwrap_or_default() {
+            JavaKeystoreType::Pkcs12 => FileFormat::Pkcs12,
+            JavaKeystoreType::Jks => FileFormat::Jks,
+        };
+        places.push(Location::File { path: path.clone(), format, alias: target.alias.clone() });
+    }
+    if let Some((host, port)) = target.endpoint.as_deref().and_then(|e| e.rsplit_once(':'))
+        && let Ok(port) = port.parse()
+    {
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        places.push(Location::Endpoint { host, port, server_name: target.server_name.clone() });
+    }
+    places
+}
+
+/// The fingerprint of the certificate at a place now (the entry's, for a keystore entry;
+/// the leaf's, for a file or an endpoint), or why there is none.
+async fn look_again(expectation: &Expectation) -> std::result::Result<String, String> {
+    let location = expectation.location.clone();
+    let passwords = expectation.passwords.clone();
+    let found = tokio::task::spawn_blocking(move || match &location {
+        Location::File { path, .. } | Location::Server { certificate_path: path, .. } => {
+            let alias = match &location {
+                Location::File { alias, .. } => alias.as_ref(),
+                _ => None,
+            };
+            let options = crate::discovery::files::FileScanOptions {
+                passwords,
+                include_ca: true,
+                ..Default::default()
+            };
+            let findings = crate::discovery::files::read_certificate_file(path, &options)?;
+            let wanted = findings.iter().find(|f| match (&f.location, alias) {
+                (Location::File { alias: found, .. }, Some(alias)) => found.as_ref() == Some(alias),
+                _ => true,
+            });
+            wanted
+                .map(|f| f.fingerprint().to_owned())
+                .ok_or_else(|| "no certificate in it".to_owned())
+        }
+        Location::Endpoint { host, port, server_name } => {
+            let endpoint = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            let served = crate::deploy::fetch_served_chain(
+                &endpoint,
+                server_name.as_deref(),
+                std::time::Duration::from_secs(10),
+            )
+            .map_err(|e| e.to_string())?;
+            served
+                .certificates
+                .first()
+                .map(|leaf| crypto::fingerprint_sha256(leaf))
+                .ok_or_else(|| "the server sent no certificate".to_owned())
+        }
+    })
+    .await;
+    found.unwrap_or_else(|e| Err(format!("the check stopped: {e}")))
 }
 
 /// A suggested target as stored and shown: passwords a configuration held are left out

@@ -16,7 +16,9 @@ mod revocation;
 mod scripts;
 
 pub use acme::{AcmeAccountSummary, OrderStatus, PendingOrder};
-pub use discovering::{DiscoveredItem, DiscoveredLocation, DiscoveryOutcome};
+pub use discovering::{
+    DiscoveredItem, DiscoveredLocation, DiscoveryOutcome, Drift, DriftKind, RediscoveryReport,
+};
 pub use managing::{
     Action, ActionResult, BatchItem, BatchOptions, BatchReport, ManageRequest, SweepOptions,
     SweepReport,

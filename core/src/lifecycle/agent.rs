@@ -9,7 +9,7 @@
 //! renewal commits atomically, fenced by the claim).
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
@@ -27,6 +27,8 @@ pub struct AgentOptions {
     pub idle_wake: Duration,
     /// After a store error, wait this long before trying again.
     pub error_pause: Duration,
+    /// Run [`Certloop::rediscover`] this often (and on the first pass); `None`: never.
+    pub rediscover_every: Option<Duration>,
 }
 
 impl Default for AgentOptions {
@@ -35,6 +37,7 @@ impl Default for AgentOptions {
             sweep: SweepOptions::default(),
             idle_wake: Duration::hours(1),
             error_pause: Duration::minutes(1),
+            rediscover_every: None,
         }
     }
 }
@@ -51,6 +54,10 @@ pub struct AgentSummary {
     pub work: SweepReport,
     /// Sweeps that failed on a store error (retried after `error_pause`).
     pub errors: u64,
+    /// Rediscovery passes run.
+    pub rediscoveries: u64,
+    /// Places found drifted over those passes (each also an audit event).
+    pub drifts: usize,
 }
 
 /// The lifecycle agent over one [`Certloop`].
@@ -59,20 +66,45 @@ pub struct Agent {
     certloop: Certloop,
     clock: Arc<dyn Clock>,
     options: AgentOptions,
+    /// When rediscovery last ran.
+    rediscovered_at: Arc<Mutex<Option<OffsetDateTime>>>,
 }
 
 impl Agent {
     /// An agent over `certloop`, sleeping on its clock (see [`Certloop::with_clock`]).
     pub fn new(certloop: Certloop, options: AgentOptions) -> Self {
         let clock = certloop.clock();
-        Self { certloop, clock, options }
+        Self { certloop, clock, options, rediscovered_at: Arc::default() }
     }
 
-    /// One pass, for cron and CI (`certloop agent --once`): expire, then sweep what is due.
+    /// One pass, for cron and CI (`certloop agent --once`): expire, sweep what is due, then
+    /// rediscover when that is due.
     pub async fn run_once(&self) -> Result<AgentSummary> {
         let expired = self.certloop.expire_overdue().await?.len();
         let work = self.certloop.sweep(&self.options.sweep).await?;
-        Ok(AgentSummary { sweeps: 1, expired, work, errors: 0 })
+        let mut summary = AgentSummary { sweeps: 1, expired, work, ..AgentSummary::default() };
+        if let Some(at) = self.rediscovery_due_at() {
+            let now = self.clock.now();
+            if at <= now {
+                let report = self.certloop.rediscover().await?;
+                for drift in &report.drifts {
+                    tracing::warn!(certificate = %drift.certificate_id, "{}", drift.detail);
+                }
+                summary.rediscoveries = 1;
+                summary.drifts = report.drifts.len();
+                if let Ok(mut last) = self.rediscovered_at.lock() {
+                    *last = Some(now);
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// When the next rediscovery is due: now when it has not run yet.
+    fn rediscovery_due_at(&self) -> Option<OffsetDateTime> {
+        let every = self.options.rediscover_every?;
+        let last = self.rediscovered_at.lock().ok().and_then(|last| *last);
+        Some(last.map_or_else(|| self.clock.now(), |last| last + every))
     }
 
     /// Run until `shutdown` completes.
@@ -98,6 +130,8 @@ impl Agent {
                     summary.sweeps += 1;
                     summary.expired += pass.expired;
                     summary.work.add(pass.work);
+                    summary.rediscoveries += pass.rediscoveries;
+                    summary.drifts += pass.drifts;
                     self.next_wake().await
                 }
                 Err(e) => {
@@ -129,6 +163,10 @@ impl Agent {
         let due = match self.certloop.next_due_at().await {
             Ok(due) => due.unwrap_or(idle),
             Err(_) => now + self.options.error_pause,
+        };
+        let due = match self.rediscovery_due_at() {
+            Some(rediscover) => due.min(rediscover),
+            None => due,
         };
         due.min(idle).max(now + Duration::SECOND)
     }

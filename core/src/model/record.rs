@@ -295,6 +295,8 @@ pub enum AuditAction {
 
     /// A discovery scan found a certificate: new to the inventory, or at a new place.
     Discovered,
+    /// Rediscovery found a place that does not hold what the inventory says it holds.
+    DriftDetected,
 }
 
 /// Whether the action succeeded.
