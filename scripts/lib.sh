@@ -1,6 +1,8 @@
 # Shared helpers for scripts/test and scripts/stages/*.sh. Source it; it defines functions only.
 
-step() { printf '\n==> %s\n' "$*"; }
+# step: a heading with the seconds since scripts/test began, so a log shows where time goes.
+export CERTLOOP_TEST_T0=${CERTLOOP_TEST_T0:-$(date +%s)}
+step() { printf '\n==> [%ss] %s\n' "$(($(date +%s) - CERTLOOP_TEST_T0))" "$*"; }
 
 # ensure_apt CMD PKG: install Debian package PKG when command CMD is missing.
 ensure_apt() {
@@ -72,4 +74,6 @@ stop_postgres() {
   $PG_AS "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
   rm -rf "$PG_DIR"
   PG_DIR=
+  # Later stages must not reach for a cluster that is gone: their PostgreSQL suites skip.
+  unset CERTLOOP_TEST_POSTGRES CERTLOOP_TEST_REQUIRE_POSTGRES
 }

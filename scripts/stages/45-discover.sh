@@ -12,6 +12,8 @@ ensure_apt keytool openjdk-17-jre-headless
 ensure_apt runuser util-linux
 ensure_apt nginx nginx
 ensure_apt apache2 apache2
+# Debian 12's tomcat10 package: its catalina.sh runs a CATALINA_BASE of our own.
+ensure_apt /usr/share/tomcat10/bin/catalina.sh tomcat10
 export CARGO_INCREMENTAL=0
 
 step "cargo test --test discovery (keytool JKS, openssl PKCS#12/PEM/DER, s_server endpoints)"
@@ -23,6 +25,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/certloop-discover.XXXXXX")
 cleanup() {
   if [ -f "$work/nginx/nginx.pid" ]; then kill "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true; fi
   if [ -f "$work/apache/httpd.pid" ]; then kill "$(cat "$work/apache/httpd.pid")" 2>/dev/null || true; fi
+  if [ -f "$work/tomcat/tomcat.pid" ]; then kill "$(cat "$work/tomcat/tomcat.pid")" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -99,13 +102,43 @@ CONF
 apache2 -f "$work/apache/httpd.conf" -k start
 wait_for_port "$apache_port" 20
 
-step "certloop discover host finds both, with their files and ports"
+step "Tomcat on loopback (an SSL Connector with a PKCS#12 keystore keytool made)"
+tomcat_port=$(free_port)
+mkdir -p "$work/tomcat/conf" "$work/tomcat/logs" "$work/tomcat/work" "$work/tomcat/temp" \
+  "$work/tomcat/webapps"
+cp /etc/tomcat10/web.xml /etc/tomcat10/catalina.properties "$work/tomcat/conf/"
+keytool -genkeypair -keystore "$work/tomcat/conf/keystore.p12" -storetype PKCS12 \
+  -storepass changeit -alias tomcat -keyalg EC -groupname secp256r1 \
+  -dname CN=tomcat.example.test -validity 30 2>/dev/null
+cat >"$work/tomcat/conf/server.xml" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<Server port="-1" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    <Connector port="$tomcat_port" address="127.0.0.1" SSLEnabled="true" maxThreads="10"
+               protocol="org.apache.coyote.http11.Http11NioProtocol">
+      <SSLHostConfig>
+        <Certificate certificateKeystoreFile="\${catalina.base}/conf/keystore.p12"
+                     certificateKeystoreType="PKCS12" certificateKeystorePassword="changeit"
+                     certificateKeyAlias="tomcat"/>
+      </SSLHostConfig>
+    </Connector>
+    <Engine name="Catalina" defaultHost="localhost">
+      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
+    </Engine>
+  </Service>
+</Server>
+XML
+CATALINA_BASE="$work/tomcat" CATALINA_HOME=/usr/share/tomcat10 \
+  CATALINA_PID="$work/tomcat/tomcat.pid" /usr/share/tomcat10/bin/catalina.sh start >/dev/null
+wait_for_port "$tomcat_port" 60
+
+step "certloop discover host finds all three, with their files and ports"
 cargo build -q -p certloop-cli --locked
 export CERTLOOP_HOME="$work/home"
 target/debug/certloop discover host --json >"$work/host.json"
-python3 - "$work" "$nginx_port" "$apache_port" <<'PY'
+python3 - "$work" "$nginx_port" "$apache_port" "$tomcat_port" <<'PY'
 import json, sys
-work, nginx_port, apache_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+work, nginx_port, apache_port, tomcat_port = sys.argv[1], *map(int, sys.argv[2:5])
 outcome = json.load(open(f"{work}/host.json"))
 items = outcome["items"]
 def find(kind, cert):
@@ -127,7 +160,14 @@ assert apache["location"]["configPath"] == f"{work}/apache/sites/tls.conf", apac
 assert apache_port in apache["location"]["ports"], apache
 assert apache["commonName"] == "apache.example.test", apache
 assert apache["suggestedTarget"]["certPath"] == f"{work}/apache/tls/cert.pem", apache
-print(f"discovered nginx on {nginx_port} and apache on {apache_port}")
+tomcat = find("tomcat", f"{work}/tomcat/conf/keystore.p12")
+assert tomcat_port in tomcat["location"]["ports"], tomcat
+assert tomcat["commonName"] == "tomcat.example.test", tomcat
+target = tomcat["suggestedTarget"]
+assert target["keystorePath"] == f"{work}/tomcat/conf/keystore.p12", tomcat
+assert target["keystoreType"] == "pkcs12" and target["alias"] == "tomcat", tomcat
+assert "changeit" not in json.dumps(outcome), "the keystore password never leaves the scan"
+print(f"discovered nginx on {nginx_port}, apache on {apache_port}, tomcat on {tomcat_port}")
 PY
 
 step "the discovered endpoints serve what the files hold; a replaced file is drift"
