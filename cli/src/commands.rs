@@ -25,6 +25,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         certloop = certloop.with_script_root(root)?;
     }
     let as_json = cli.json;
+    let verbose = cli.verbose > 0;
     match cli.command {
         Command::Init => {
             let setup = certloop.init_default().await?;
@@ -72,6 +73,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Order(command) => crate::acme::order(&certloop, command, as_json).await,
         Command::Manage(command) => crate::lifecycle::manage(&certloop, command, as_json).await,
         Command::Agent(args) => crate::lifecycle::agent(certloop, args, as_json).await,
+        Command::Serve(args) => crate::serving::serve(certloop, args, verbose).await,
+        Command::Token(command) => crate::serving::token(&certloop, command, as_json).await,
         Command::Discover(command) => {
             crate::discovering::discover(&certloop, command, as_json).await
         }

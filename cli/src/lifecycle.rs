@@ -262,7 +262,7 @@ pub async fn agent(certloop: Certloop, args: AgentArgs, as_json: bool) -> Result
 }
 
 /// SIGTERM or SIGINT.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -15,6 +15,7 @@ mod deploying;
 mod discovering;
 mod exit;
 mod lifecycle;
+mod serving;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -132,6 +133,11 @@ pub enum Command {
     /// Find certificates in files and on TLS endpoints and record them as `discovered`.
     #[command(subcommand)]
     Discover(discovering::DiscoverCommand),
+    /// Serve the REST API (Infisical's certificate endpoints) and /metrics until SIGTERM.
+    Serve(serving::ServeArgs),
+    /// API credentials for `certloop serve`, each restricted to profiles and actions.
+    #[command(subcommand)]
+    Token(serving::TokenCommand),
 }
 
 /// `certloop ca ...`

@@ -14,6 +14,7 @@ mod managing;
 mod policies;
 mod revocation;
 mod scripts;
+mod tokens;
 
 pub use acme::{AcmeAccountSummary, OrderStatus, PendingOrder};
 pub use discovering::{
@@ -138,13 +139,15 @@ struct Inner {
     clock: Arc<dyn Clock>,
     csr_builder: Arc<dyn CsrBuilder>,
     actor: String,
-    /// CAs whose keys are already unsealed, by id.
-    cas: RwLock<HashMap<String, Arc<InternalCa>>>,
+    /// CAs whose keys are already unsealed, by id. The caches are shared with the copies
+    /// [`Certloop::with_actor`] and the other `with_` calls make, so a handle per request
+    /// (`certloop serve`) costs no unsealing or parsing.
+    cas: Arc<RwLock<HashMap<String, Arc<InternalCa>>>>,
     /// Script connectors by profile id, kept so their scripts stay loaded between calls.
-    scripts: std::sync::Mutex<HashMap<String, Arc<crate::ca::ScriptConnector>>>,
+    scripts: Arc<std::sync::Mutex<HashMap<String, Arc<crate::ca::ScriptConnector>>>>,
     /// Parsed profiles with their templates, by the id or slug asked for (see
     /// [`Certloop::profile_and_template`]).
-    policies: std::sync::Mutex<HashMap<String, policies::CachedPolicy>>,
+    policies: Arc<std::sync::Mutex<HashMap<String, policies::CachedPolicy>>>,
     /// When set, script CA profiles may only name scripts inside this directory (canonical).
     script_root: Option<std::path::PathBuf>,
     /// Connectors registered at run time, by name (profiles with a `connector` issuer).
@@ -249,9 +252,9 @@ impl Certloop {
                 clock: Arc::new(SystemClock),
                 csr_builder: Arc::new(DefaultCsrBuilder),
                 actor: "api".to_owned(),
-                cas: RwLock::new(HashMap::new()),
-                scripts: std::sync::Mutex::new(HashMap::new()),
-                policies: std::sync::Mutex::new(HashMap::new()),
+                cas: Arc::default(),
+                scripts: Arc::default(),
+                policies: Arc::default(),
                 script_root: None,
                 connectors: Arc::new(RwLock::new(HashMap::new())),
                 notifier: Arc::new(NoNotifier),
@@ -284,9 +287,9 @@ impl Certloop {
             clock: inner.clock.clone(),
             csr_builder: inner.csr_builder.clone(),
             actor: inner.actor.clone(),
-            cas: RwLock::new(HashMap::new()),
-            scripts: std::sync::Mutex::new(HashMap::new()),
-            policies: std::sync::Mutex::new(HashMap::new()),
+            cas: inner.cas.clone(),
+            scripts: inner.scripts.clone(),
+            policies: inner.policies.clone(),
             script_root: inner.script_root.clone(),
             connectors: inner.connectors.clone(),
             notifier: inner.notifier.clone(),

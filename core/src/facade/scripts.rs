@@ -23,7 +23,11 @@ impl Certloop {
     pub fn with_script_root(self, dir: impl AsRef<std::path::Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let root = std::fs::canonicalize(dir).map_err(|e| Error::io(dir.display(), e))?;
-        Ok(self.rebuild(|inner| inner.script_root = Some(root)))
+        Ok(self.rebuild(|inner| {
+            inner.script_root = Some(root);
+            // Connectors loaded before were not checked against the root.
+            inner.scripts = Arc::default();
+        }))
     }
 
     /// Before a script profile is saved: canonicalize and check its script path, and seal its

@@ -5,6 +5,7 @@ mod algorithm;
 mod name;
 mod record;
 mod request;
+mod token;
 mod ttl;
 mod usage;
 
@@ -14,5 +15,6 @@ pub use record::{
     AuditAction, AuditEvent, AuditOutcome, CertificateRecord, CertificateState, RevocationReason,
 };
 pub use request::{CertificateAttributes, ConnectorParams, IssueRequest, IssuedCertificate};
+pub use token::{ANY_PROFILE, ApiToken, CreatedToken, TokenAction, TokenSpec};
 pub use ttl::Ttl;
 pub use usage::{ExtendedKeyUsage, KeyUsage};

@@ -297,6 +297,13 @@ pub enum AuditAction {
     Discovered,
     /// Rediscovery found a place that does not hold what the inventory says it holds.
     DriftDetected,
+
+    /// An API token was created (`certloop token create`).
+    TokenCreated,
+    /// An API token was revoked.
+    TokenRevoked,
+    /// `certloop serve` answered a request (the actor is the token's name).
+    ApiRequest,
 }
 
 /// Whether the action succeeded.

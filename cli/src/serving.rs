@@ -1,0 +1,138 @@
+//! `certloop serve` (the REST API) and `certloop token create|list|revoke` (its credentials).
+
+use std::net::SocketAddr;
+
+use certloop::model::{TokenAction, TokenSpec, Ttl};
+use certloop::{Certloop, Error, Result};
+use certloop_serve::ServeOptions;
+use clap::{Args, Subcommand};
+
+use crate::output::{json, table};
+
+/// `certloop serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port; the line printed says which).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// `certloop token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its secret is printed once and only its hash is kept.
+    Create {
+        /// Unique name, recorded as the actor of its requests.
+        #[arg(long)]
+        name: String,
+        /// A profile (slug or id) it may use; repeat for several, `*` for all.
+        #[arg(long = "profile", required = true)]
+        profiles: Vec<String>,
+        /// issue, renew, revoke, read, manageProfiles, or all; repeat for several.
+        #[arg(long = "action", required = true)]
+        actions: Vec<String>,
+        /// How long it is valid, e.g. 90d (default: until revoked).
+        #[arg(long)]
+        ttl: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by name or id.
+    Revoke {
+        /// Name or id.
+        token: String,
+    },
+}
+
+pub async fn token(certloop: &Certloop, command: TokenCommand, as_json: bool) -> Result<()> {
+    match command {
+        TokenCommand::Create { name, profiles, actions, ttl } => {
+            let mut parsed = Vec::new();
+            for action in &actions {
+                if action.eq_ignore_ascii_case("all") {
+                    parsed.extend(TokenAction::ALL);
+                } else {
+                    parsed.push(action.parse()?);
+                }
+            }
+            parsed.sort_unstable();
+            parsed.dedup();
+            let ttl = ttl.map(|t| Ttl::parse_field(&t, "ttl")).transpose()?;
+            let created =
+                certloop.create_token(TokenSpec { name, profiles, actions: parsed, ttl }).await?;
+            if as_json {
+                return json(&created);
+            }
+            out!("{}", created.token.expose());
+            eprintln!(
+                "token {} created; the line above is its secret, shown this once",
+                created.info.name
+            );
+            Ok(())
+        }
+        TokenCommand::List => {
+            let tokens = certloop.list_tokens().await?;
+            if as_json {
+                return json(&tokens);
+            }
+            let rows: Vec<Vec<String>> = tokens
+                .iter()
+                .map(|t| {
+                    let actions: Vec<&str> = t.actions.iter().map(|a| a.as_str()).collect();
+                    let state = if t.revoked_at.is_some() {
+                        "revoked".to_owned()
+                    } else if let Some(at) = t.expires_at {
+                        format!("expires {at}")
+                    } else {
+                        "active".to_owned()
+                    };
+                    vec![t.name.clone(), t.profiles.join(","), actions.join(","), state]
+                })
+                .collect();
+            table(&["NAME", "PROFILES", "ACTIONS", "STATE"], &rows);
+            Ok(())
+        }
+        TokenCommand::Revoke { token } => {
+            let revoked = certloop.revoke_token(&token).await?;
+            if as_json {
+                return json(&revoked);
+            }
+            out!("revoked token {}", revoked.name);
+            Ok(())
+        }
+    }
+}
+
+/// Serve the API until SIGTERM or Ctrl-C, on a runtime of its own with a thread per core
+/// (the CLI's runtime has one thread).
+pub async fn serve(certloop: Certloop, args: ServeArgs, verbose: bool) -> Result<()> {
+    let options = ServeOptions { max_body_bytes: args.max_body_bytes, request_log: verbose };
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2)
+    });
+    let listen = args.listen;
+    let run = move || -> Result<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io("the server runtime", e))?;
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| Error::io(format!("--listen {listen}"), e))?;
+            let bound = listener.local_addr().map_err(|e| Error::io("--listen", e))?;
+            out!("certloop serve: listening on http://{bound}");
+            certloop_serve::serve(listener, certloop, options, crate::lifecycle::shutdown_signal())
+                .await
+                .map_err(|e| Error::io(format!("serving on {bound}"), e))
+        })
+    };
+    tokio::task::spawn_blocking(run).await.map_err(|e| Error::io("the server thread", e))?
+}
