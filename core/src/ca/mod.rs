@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 pub use internal::{CaSpec, Crl, CrlEntry, InternalCa, NameConstraintsSpec};
-pub use script::{ScriptConnector, ScriptSpec, check_script_file};
+pub use script::{ContractCall, ScriptConnector, ScriptContract, ScriptSpec, check_script_file};
 pub use self_signed::SelfSignedIssuer;
 
 use crate::crypto::{PrivateKey, PublicKey};

@@ -23,8 +23,10 @@ pub use renewal::{
     RenewalCheck, RenewalReason,
 };
 pub use rules::{AlgorithmRule, SanRule, SubjectAttribute, SubjectRule, UsageRule, ValidityRule};
+pub(crate) use script::check_script_params;
 pub use script::{
     DEFAULT_SCRIPT_TIMEOUT_SECONDS, MASKED, MAX_SCRIPT_TIMEOUT_SECONDS, ResolvedParam,
     ScriptIsolation, ScriptParam, resolve_script_args,
 };
+pub(crate) use template::definition_result;
 pub use template::{CertificateTemplate, PolicyRequest, TemplatePreset};

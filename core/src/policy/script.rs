@@ -153,9 +153,15 @@ pub(crate) fn check_script_issuer(
             format!("{timeout_seconds} is out of range; use 1 to {MAX_SCRIPT_TIMEOUT_SECONDS}"),
         ));
     }
+    check_script_params(params, "issuer.params", out);
+}
+
+/// Check declared parameters (names, duplicates, a value unless dynamic); each problem becomes
+/// a violation under `prefix` (`issuer.params[1].name`).
+pub(crate) fn check_script_params(params: &[ScriptParam], prefix: &str, out: &mut Vec<Violation>) {
     let mut seen = BTreeSet::new();
     for (i, param) in params.iter().enumerate() {
-        let field = format!("issuer.params[{i}]");
+        let field = format!("{prefix}[{i}]");
         let name_ok = !param.name.is_empty()
             && param.name.len() <= 64
             && param.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');

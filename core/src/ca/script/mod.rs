@@ -17,6 +17,7 @@
 //! exactly the approved subject CN and SANs, does not outlive the approved validity, and any
 //! chain it carries signed the leaf.
 
+mod contract;
 #[cfg(feature = "python")]
 mod embedded;
 mod process;
@@ -30,6 +31,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
+
+pub use contract::{ContractCall, ScriptContract};
 
 use super::{CaConnector, Capabilities, CertificateOrder, Issued, Revoker};
 use crate::crypto::{self, CertificateInfo, SecretString};
@@ -207,19 +210,8 @@ impl ScriptConnector {
     }
 
     fn csr_fields(&self, order: &CertificateOrder) -> Result<serde_json::Value> {
-        let csr = order.csr.as_ref().ok_or_else(|| {
-            Error::invalid(
-                "csr",
-                "a script CA needs a CSR (the engine builds one when it generates the key)",
-            )
-        })?;
-        let common_name = order
-            .subject
-            .common_name
-            .clone()
-            .or_else(|| order.alt_names.first().map(|san| san.value.clone()))
-            .unwrap_or_default();
-        Ok(serde_json::json!({"csr": csr.pem, "commonName": common_name}))
+        let (csr, common_name) = csr_and_common_name(order)?;
+        Ok(serde_json::json!({"csr": csr, "commonName": common_name}))
     }
 
     /// Check what the script returned for `order` and split it into leaf and chain.
@@ -231,23 +223,8 @@ impl ScriptConnector {
         function: &str,
     ) -> Result<Issued> {
         let secrets = self.secrets.with(args);
-        let reject = |message: String| {
-            self.error(&secrets, None, format!("{function} returned {message}"), None, false)
-        };
-        let pem = returned.ok_or_else(|| reject("None instead of a PEM certificate".into()))?;
-        if !pem.contains("-----BEGIN CERTIFICATE-----") {
-            return Err(reject(format!("no PEM certificate (got {})", preview(&pem))));
-        }
-        let certificates = crypto::inspect_certificates(pem.as_bytes())
-            .map_err(|e| reject(format!("an unreadable certificate: {e}")))?;
-        let Some((leaf, chain)) = certificates.split_first() else {
-            return Err(reject("no certificate".into()));
-        };
-        check_leaf(leaf, chain, order)
-            .map_err(|why| reject(format!("a certificate that {why}")))?;
-        Ok(Issued {
-            certificate_der: leaf.der.clone(),
-            chain_der: chain.iter().map(|c| c.der.clone()).collect(),
+        accept_returned(returned, order, |why| {
+            self.error(&secrets, None, format!("{function} returned {why}"), None, false)
         })
     }
 
@@ -459,6 +436,48 @@ pub fn check_script_file(path: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The `csr` (PEM) and `common_name` arguments of `certificate_request` for `order`: the CN,
+/// or the first SAN when the subject has none.
+fn csr_and_common_name(order: &CertificateOrder) -> Result<(String, String)> {
+    let csr = order.csr.as_ref().ok_or_else(|| {
+        Error::invalid(
+            "csr",
+            "a script CA needs a CSR (the engine builds one when it generates the key)",
+        )
+    })?;
+    let common_name = order
+        .subject
+        .common_name
+        .clone()
+        .or_else(|| order.alt_names.first().map(|san| san.value.clone()))
+        .unwrap_or_default();
+    Ok((csr.pem.clone(), common_name))
+}
+
+/// Check what a `certificate_request` (or `renew_certificate`) implementation returned for
+/// `order` and split it into leaf and chain; `reject` turns the finding ("None instead of a PEM
+/// certificate", "a certificate that ...") into the connector's error.
+fn accept_returned(
+    returned: Option<String>,
+    order: &CertificateOrder,
+    reject: impl Fn(String) -> Error,
+) -> Result<Issued> {
+    let pem = returned.ok_or_else(|| reject("None instead of a PEM certificate".into()))?;
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(reject(format!("no PEM certificate (got {})", preview(&pem))));
+    }
+    let certificates = crypto::inspect_certificates(pem.as_bytes())
+        .map_err(|e| reject(format!("an unreadable certificate: {e}")))?;
+    let Some((leaf, chain)) = certificates.split_first() else {
+        return Err(reject("no certificate".into()));
+    };
+    check_leaf(leaf, chain, order).map_err(|why| reject(format!("a certificate that {why}")))?;
+    Ok(Issued {
+        certificate_der: leaf.der.clone(),
+        chain_der: chain.iter().map(|c| c.der.clone()).collect(),
+    })
 }
 
 /// What is wrong with `leaf` for `order`, if anything.
