@@ -3,7 +3,10 @@
 //! One base class, `CertloopError`, with a subclass per [`ErrorKind`]. Every instance carries
 //! `code` (the stable `ErrorKind::code`) and `retryable`; `InvalidInput` adds `field`,
 //! `PolicyViolation` adds `violations` (a list of `(field, message)` objects), `NotFound` adds
-//! `what` and `id`, `CaError` keeps `retryable` as the CA said.
+//! `what` and `id`, `CaError` keeps `retryable` as the CA said and adds `exception` and
+//! `traceback` (a script CA's or registered callable's, redacted), `DeploymentFailed` adds
+//! `target` and `rolled_back`, `PinMismatch` adds `endpoint`, `expected` and `served`,
+//! `PendingValidation` adds `order_id` and `instructions`.
 
 use certloop::{Error, ErrorKind};
 use pyo3::exceptions::PyException;
@@ -69,6 +72,24 @@ pyo3::create_exception!(
 );
 pyo3::create_exception!(
     certloop._native,
+    DeploymentFailed,
+    CertloopError,
+    "A deployment failed; `target` names it, `rolled_back` says whether the old files are back."
+);
+pyo3::create_exception!(
+    certloop._native,
+    PinMismatch,
+    CertloopError,
+    "An endpoint serves another certificate than expected; `endpoint`, `expected`, `served`."
+);
+pyo3::create_exception!(
+    certloop._native,
+    PendingValidation,
+    CertloopError,
+    "An ACME order waits for manual domain validation; `order_id`, `instructions`."
+);
+pyo3::create_exception!(
+    certloop._native,
     Unsupported,
     CertloopError,
     "Not supported by this connector or build."
@@ -87,6 +108,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CryptoError", py.get_type::<CryptoError>())?;
     m.add("StoreError", py.get_type::<StoreError>())?;
     m.add("CertloopIOError", py.get_type::<CertloopIOError>())?;
+    m.add("DeploymentFailed", py.get_type::<DeploymentFailed>())?;
+    m.add("PinMismatch", py.get_type::<PinMismatch>())?;
+    m.add("PendingValidation", py.get_type::<PendingValidation>())?;
     m.add("Unsupported", py.get_type::<Unsupported>())?;
     Ok(())
 }
@@ -105,6 +129,9 @@ pub fn to_py(py: Python<'_>, error: Error) -> PyErr {
         ErrorKind::Crypto => CryptoError::new_err(message),
         ErrorKind::Store => StoreError::new_err(message),
         ErrorKind::Io => CertloopIOError::new_err(message),
+        ErrorKind::Deployment => DeploymentFailed::new_err(message),
+        ErrorKind::PinMismatch => PinMismatch::new_err(message),
+        ErrorKind::PendingValidation => PendingValidation::new_err(message),
         _ => Unsupported::new_err(message),
     };
     if let Err(e) = annotate(py, &err, &error) {
@@ -132,7 +159,30 @@ fn annotate(py: Python<'_>, err: &PyErr, error: &Error) -> PyResult<()> {
             value.setattr("id", id)?;
         }
         Error::Io { path, .. } => value.setattr("path", path)?,
+        Error::Deployment { target, rolled_back, .. } => {
+            value.setattr("target", target)?;
+            value.setattr("rolled_back", *rolled_back)?;
+        }
+        Error::PinMismatch { endpoint, expected, served } => {
+            value.setattr("endpoint", endpoint)?;
+            value.setattr("expected", expected)?;
+            value.setattr("served", served)?;
+        }
+        Error::PendingValidation { order_id, instructions } => {
+            value.setattr("order_id", order_id)?;
+            value.setattr("instructions", instructions)?;
+        }
         _ => {}
+    }
+    if error.kind() == ErrorKind::Ca {
+        // Script CAs and registered callables: the Python exception type and traceback,
+        // already redacted by the core; None for other CA errors.
+        let (exception, traceback) = match error {
+            Error::Script { exception, traceback, .. } => (exception.clone(), traceback.clone()),
+            _ => (None, None),
+        };
+        value.setattr("exception", exception)?;
+        value.setattr("traceback", traceback)?;
     }
     Ok(())
 }

@@ -4,15 +4,17 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use certloop::ca::CaSpec;
+use certloop::ca::{CaSpec, ScriptContract};
 use certloop::model::{IssueRequest, RevocationReason};
+use certloop::policy::ScriptParam;
 use certloop::store::{AuditQuery, CertificateQuery};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use tokio::runtime::Runtime;
 
+use crate::connector::PythonCa;
 use crate::convert::{from_optional_py, from_py};
 use crate::errors::{self, IntoPyResult};
 use crate::records::{
@@ -127,6 +129,48 @@ impl Certloop {
     /// Every profile.
     fn list_profiles(&self, py: Python<'_>) -> PyResult<Vec<Profile>> {
         run(py, self.inner.list_profiles()).map(|p| p.into_iter().map(Profile).collect())
+    }
+
+    // ---- registered CA connectors --------------------------------------------------------
+
+    /// Register `function(csr_pem, common_name, args_dict)` as CA connector `name`, for
+    /// profiles whose issuer is `{"type": "connector", "name": name}`. It follows the
+    /// `certificate_request()` contract of script CAs: it returns the PEM certificate,
+    /// optionally followed by its chain; `params` are its `args_dict` entries in a script
+    /// profile's shape (`{"name", "value", "sensitive"}`, fixed values only). An `async def`
+    /// function is awaited on an event loop of its own, for at most `timeout_seconds`.
+    #[pyo3(
+        signature = (name, function, *, params = None, timeout_seconds = Some(30.0)),
+        text_signature = "(self, /, name, function, *, params=None, timeout_seconds=30.0)"
+    )]
+    fn register_ca(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        function: &Bound<'_, PyAny>,
+        params: Option<&Bound<'_, PyAny>>,
+        timeout_seconds: Option<f64>,
+    ) -> PyResult<()> {
+        if !function.is_callable() {
+            return Err(errors::invalid(
+                py,
+                "function",
+                "must be callable: fn(csr, common_name, args_dict)",
+            ));
+        }
+        if let Some(t) = timeout_seconds
+            && !(t.is_finite() && t > 0.0)
+        {
+            return Err(errors::invalid(
+                py,
+                "timeout_seconds",
+                "must be a positive number of seconds, or None",
+            ));
+        }
+        let params: Vec<ScriptParam> = from_optional_py(params, "params")?;
+        let contract = ScriptContract::new(name, params, "params").py_err(py)?;
+        let connector = PythonCa::new(py, name, function, contract, timeout_seconds)?;
+        self.inner.register_connector(name, Arc::new(connector)).py_err(py)
     }
 
     // ---- issuance ------------------------------------------------------------------------

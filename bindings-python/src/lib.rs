@@ -5,6 +5,7 @@
 //! and the pure crypto functions ([`crypto`]). Business logic lives in the `certloop` crate.
 #![warn(missing_docs)]
 
+mod connector;
 mod convert;
 mod crypto;
 mod errors;

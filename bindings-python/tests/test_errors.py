@@ -24,6 +24,7 @@ def test_the_hierarchy_has_one_base() -> None:
     for kind in [certloop.InvalidInput, certloop.PolicyViolation, certloop.NotFound,
                  certloop.AlreadyExists, certloop.InvalidState, certloop.CaError,
                  certloop.CryptoError, certloop.StoreError, certloop.CertloopIOError,
+                 certloop.DeploymentFailed, certloop.PinMismatch, certloop.PendingValidation,
                  certloop.Unsupported]:
         assert issubclass(kind, certloop.CertloopError)
     assert issubclass(certloop.CertloopError, Exception)

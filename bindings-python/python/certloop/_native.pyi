@@ -3,7 +3,7 @@
 import builtins
 import datetime
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Union, final
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Union, final
 
 __version__: str
 
@@ -35,12 +35,31 @@ class AlreadyExists(CertloopError):
     id: str
 
 class InvalidState(CertloopError): ...
-class CaError(CertloopError): ...
+
+class CaError(CertloopError):
+    # The Python exception type and traceback of a script CA or registered callable
+    # (sensitive values redacted); None for other CAs.
+    exception: Optional[str]
+    traceback: Optional[str]
+
 class CryptoError(CertloopError): ...
 class StoreError(CertloopError): ...
 
 class CertloopIOError(CertloopError):
     path: str
+
+class DeploymentFailed(CertloopError):
+    target: str
+    rolled_back: bool
+
+class PinMismatch(CertloopError):
+    endpoint: str
+    expected: str
+    served: str
+
+class PendingValidation(CertloopError):
+    order_id: str
+    instructions: str
 
 class Unsupported(CertloopError): ...
 
@@ -385,6 +404,14 @@ class Certloop:
     def save_profile(self, profile: _Request) -> Profile: ...
     def get_profile(self, id_or_slug: str) -> Profile: ...
     def list_profiles(self) -> builtins.list[Profile]: ...
+    def register_ca(
+        self,
+        name: str,
+        function: Callable[[str, str, Dict[str, str]], Any],
+        *,
+        params: Optional[Iterable[_Request]] = None,
+        timeout_seconds: Optional[float] = 30.0,
+    ) -> None: ...
     def issue(self, request: _Request) -> IssuedCertificate: ...
     def issue_many(
         self, requests: Iterable[_Request]
