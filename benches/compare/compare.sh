@@ -36,7 +36,7 @@ step "build certloop-issue-leaves ($profile)"
 case "$profile" in
   release) cargo build --release --locked -p certloop-benches --bin certloop-issue-leaves
            bin="$target/release/certloop-issue-leaves" ;;
-  dev)     cargo build --locked -p certloop-benches --bin certloop-issue-leaves
+  dev)     cargo build --locked --workspace --bins
            bin="$target/debug/certloop-issue-leaves" ;;
   *)       echo "CERTLOOP_COMPARE_PROFILE must be release or dev, not $profile" >&2; exit 2 ;;
 esac

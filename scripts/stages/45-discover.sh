@@ -133,7 +133,9 @@ CATALINA_BASE="$work/tomcat" CATALINA_HOME=/usr/share/tomcat10 \
 wait_for_port "$tomcat_port" 60
 
 step "certloop discover host finds all three, with their files and ports"
-cargo build -q -p certloop-cli --locked
+# --workspace, as scripts/test built it: `-p certloop-cli` unifies features differently and
+# rebuilds half the tree (minutes on two cores).
+cargo build -q --workspace --bins --locked
 export CERTLOOP_HOME="$work/home"
 target/debug/certloop discover host --json >"$work/host.json"
 python3 - "$work" "$nginx_port" "$apache_port" "$tomcat_port" <<'PY'
