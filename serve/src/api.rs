@@ -46,9 +46,17 @@ async fn save_profile(
     Body(profile): Body<CertificateProfile>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(TokenAction::ManageProfiles, &profile)?;
-    if let Ok(existing) = caller.certloop.get_profile(&profile.slug).await {
-        // Replacing a profile needs the right on the profile as it is now, too.
-        caller.require(TokenAction::ManageProfiles, &existing)?;
+    // Replacing a profile (by slug, or by id under another slug) needs the right on the
+    // profile as it is now, too.
+    for key in [&profile.slug, &profile.id] {
+        if key.is_empty() {
+            continue;
+        }
+        match caller.certloop.get_profile(key).await {
+            Ok(existing) => caller.require(TokenAction::ManageProfiles, &existing)?,
+            Err(certloop::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let saved = caller.certloop.save_profile(profile).await?;
     Ok((StatusCode::CREATED, Json(json!({ "certificateProfile": saved }))))

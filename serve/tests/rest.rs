@@ -308,6 +308,12 @@ async fn a_token_for_profile_a_is_refused_on_profile_b_and_the_refusal_is_audite
         )
         .await;
     assert_eq!(profile.status, StatusCode::FORBIDDEN, "no manageProfiles action");
+    // With the action for web-a only, it cannot take over web-b by its id.
+    let owner = server.token("owner-a", &["web-a"], &[TokenAction::ManageProfiles]).await;
+    let b_profile = server.certloop.get_profile("web-b").await.expect("web-b");
+    let takeover = json!({"id": b_profile.id, "slug": "web-a", "templateId": "tls-server", "issuer": {"type": "selfSigned"}});
+    assert_eq!(server.post(PROFILES, &owner, &takeover).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(server.certloop.get_profile(&b_profile.id).await.expect("unchanged").slug, "web-b");
     let profiles = server.get(PROFILES, &ci_a).await.json();
     let slugs: Vec<&str> = profiles["certificateProfiles"]
         .as_array()
