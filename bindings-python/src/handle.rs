@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use certloop::ca::{CaSpec, ScriptContract};
+use certloop::deploy::DeployTarget;
+use certloop::keystore::{DEFAULT_KEEP_VERSIONS, KeystoreSpec};
 use certloop::model::{IssueRequest, RevocationReason};
 use certloop::policy::ScriptParam;
 use certloop::store::{AuditQuery, CertificateQuery};
@@ -15,12 +17,15 @@ use pyo3::types::PyList;
 use tokio::runtime::Runtime;
 
 use crate::connector::PythonCa;
-use crate::convert::{from_optional_py, from_py};
+use crate::convert::{from_optional_py, from_py, to_py};
 use crate::errors::{self, IntoPyResult};
 use crate::records::{
     AuditEvent, CaSummary, CertificateRecord, Crl, DefaultSetup, DueRenewal, IssuedCertificate,
     Profile, Template,
 };
+
+// The stub and `write_keystore`'s text signature say 3.
+const _: () = assert!(DEFAULT_KEEP_VERSIONS == 3);
 
 /// The one runtime of the module. A current-thread runtime: every calling thread drives its
 /// own future inside `block_on`, so Python threads issue in parallel without a worker pool.
@@ -281,6 +286,134 @@ impl Certloop {
     fn expire_overdue(&self, py: Python<'_>) -> PyResult<Vec<CertificateRecord>> {
         run(py, self.inner.expire_overdue())
             .map(|records| records.into_iter().map(CertificateRecord).collect())
+    }
+
+    // ---- ACME accounts and orders --------------------------------------------------------
+
+    /// Register (or reuse) the ACME account of ACME profile `profile`; the account as a dict.
+    fn acme_register<'py>(&self, py: Python<'py>, profile: &str) -> PyResult<Bound<'py, PyAny>> {
+        let account = run(py, self.inner.acme_register(profile))?;
+        to_py(py, &account)
+    }
+
+    /// Every stored ACME account (never its key).
+    fn acme_accounts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let accounts = run(py, self.inner.acme_accounts())?;
+        to_py(py, &accounts)
+    }
+
+    /// The renewal window (RFC 9773) the ACME CA suggested for certificate `id`, or None.
+    fn acme_renewal_window<'py>(&self, py: Python<'py>, id: &str) -> PyResult<Bound<'py, PyAny>> {
+        let window = run(py, self.inner.acme_renewal_window(id))?;
+        to_py(py, &window)
+    }
+
+    /// Every ACME order kept for manual validation, oldest first.
+    fn list_orders<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let orders = run(py, self.inner.list_orders())?;
+        to_py(py, &orders)
+    }
+
+    /// One kept order: `id`, `status`, `names`, `instructions`, ...
+    fn get_order<'py>(&self, py: Python<'py>, id: &str) -> PyResult<Bound<'py, PyAny>> {
+        let order = run(py, self.inner.get_order(id))?;
+        to_py(py, &order)
+    }
+
+    /// Complete an order pending manual validation once the file or record is published.
+    fn resume_order(&self, py: Python<'_>, id: &str) -> PyResult<IssuedCertificate> {
+        run(py, self.inner.resume_order(id)).map(IssuedCertificate)
+    }
+
+    // ---- keystores, targets, deployment --------------------------------------------------
+
+    /// Write a just-issued certificate (with its generated key) as `spec` says
+    /// (`{"format": "pem" | "pkcs12" | "jks" | "kubernetesSecret", ...}`), keeping `keep`
+    /// previous versions of each file. Returns the paths written.
+    #[pyo3(
+        signature = (issued, spec, keep = DEFAULT_KEEP_VERSIONS),
+        text_signature = "(self, /, issued, spec, keep=3)"
+    )]
+    fn write_keystore(
+        &self,
+        py: Python<'_>,
+        issued: &IssuedCertificate,
+        spec: &Bound<'_, PyAny>,
+        keep: usize,
+    ) -> PyResult<Vec<PathBuf>> {
+        let spec: KeystoreSpec = from_py(spec, "spec")?;
+        let written = run(py, self.inner.write_keystore(&issued.0, &spec, keep))?;
+        Ok(written.paths())
+    }
+
+    /// Create or replace (by name) a deployment target; returned with passwords redacted.
+    fn save_target<'py>(
+        &self,
+        py: Python<'py>,
+        target: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let target: DeployTarget = from_py(target, "target")?;
+        let saved = run(py, self.inner.save_target(target))?;
+        to_py(py, &saved)
+    }
+
+    /// Every deployment target, passwords redacted.
+    fn list_targets<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let targets = run(py, self.inner.list_targets())?;
+        to_py(py, &targets)
+    }
+
+    /// One deployment target by name or id, passwords redacted.
+    fn get_target<'py>(&self, py: Python<'py>, name_or_id: &str) -> PyResult<Bound<'py, PyAny>> {
+        let target = run(py, self.inner.target(name_or_id))?;
+        to_py(py, &target)
+    }
+
+    /// Remove a deployment target.
+    fn remove_target(&self, py: Python<'_>, name_or_id: &str) -> PyResult<()> {
+        run(py, self.inner.remove_target(name_or_id))
+    }
+
+    /// Deploy certificate `id` (its key must be kept: `manageKey`) to target `target`;
+    /// `rollback` overrides the target's setting. Returns the report; a failed deployment
+    /// raises `DeploymentFailed` (`rolled_back` says whether the old files are back).
+    #[pyo3(signature = (id, target, rollback = None))]
+    fn deploy<'py>(
+        &self,
+        py: Python<'py>,
+        id: &str,
+        target: &str,
+        rollback: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let report = run(py, self.inner.deploy(id, target, rollback))?;
+        to_py(py, &report)
+    }
+
+    /// Like `deploy`, returning the report also when the deployment failed.
+    #[pyo3(signature = (id, target, rollback = None))]
+    fn deploy_with_report<'py>(
+        &self,
+        py: Python<'py>,
+        id: &str,
+        target: &str,
+        rollback: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let report = run(py, self.inner.deploy_with_report(id, target, rollback))?;
+        to_py(py, &report)
+    }
+
+    /// Check what `endpoint` (`host:port`) serves against certificate `id`: a dict with
+    /// `matches`, the expected and served fingerprints. A mismatch is not an exception.
+    #[pyo3(signature = (id, endpoint, server_name = None))]
+    fn pin_check<'py>(
+        &self,
+        py: Python<'py>,
+        id: &str,
+        endpoint: &str,
+        server_name: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let check = run(py, self.inner.pin_check(id, endpoint, server_name))?;
+        to_py(py, &check)
     }
 
     fn __repr__(&self) -> String {

@@ -10,7 +10,7 @@ import asyncio
 import concurrent.futures
 import functools
 import os
-from typing import Any, Callable, Iterable, List, Mapping, Optional, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, TypeVar, Union
 
 from certloop._native import (
     AuditEvent,
@@ -131,3 +131,36 @@ class AsyncCertloop:
 
     async def expire_overdue(self) -> List[CertificateRecord]:
         return await self._run(self.sync.expire_overdue)
+
+    async def list_orders(self) -> List[Dict[str, Any]]:
+        return await self._run(self.sync.list_orders)
+
+    async def get_order(self, id: str) -> Dict[str, Any]:
+        return await self._run(self.sync.get_order, id)
+
+    async def resume_order(self, id: str) -> IssuedCertificate:
+        return await self._run(self.sync.resume_order, id)
+
+    async def acme_register(self, profile: str) -> Dict[str, Any]:
+        return await self._run(self.sync.acme_register, profile)
+
+    async def write_keystore(
+        self, issued: IssuedCertificate, spec: Mapping[str, Any], keep: int = 3
+    ) -> List[str]:
+        return await self._run(self.sync.write_keystore, issued, spec, keep)
+
+    async def save_target(self, target: Mapping[str, Any]) -> Dict[str, Any]:
+        return await self._run(self.sync.save_target, target)
+
+    async def deploy(self, id: str, target: str, rollback: Optional[bool] = None) -> Dict[str, Any]:
+        return await self._run(self.sync.deploy, id, target, rollback)
+
+    async def deploy_with_report(
+        self, id: str, target: str, rollback: Optional[bool] = None
+    ) -> Dict[str, Any]:
+        return await self._run(self.sync.deploy_with_report, id, target, rollback)
+
+    async def pin_check(
+        self, id: str, endpoint: str, server_name: Optional[str] = None
+    ) -> Dict[str, Any]:
+        return await self._run(self.sync.pin_check, id, endpoint, server_name)
