@@ -103,8 +103,7 @@ async fn renew(
     Extension(caller): Extension<Caller>,
     Segment(id): Segment,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let record = caller.certloop.show(&id).await?;
-    caller.require_for(TokenAction::Renew, &record).await?;
+    let record = caller.certificate(TokenAction::Renew, &id).await?;
     let issued = caller.certloop.renew(&record.certificate_id).await?;
     Ok((StatusCode::CREATED, Json(issued_body(issued)?)))
 }
@@ -122,8 +121,7 @@ async fn revoke(
     Segment(id): Segment,
     OptionalBody(body): OptionalBody<RevokeBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let record = caller.certloop.show(&id).await?;
-    caller.require_for(TokenAction::Revoke, &record).await?;
+    let record = caller.certificate(TokenAction::Revoke, &id).await?;
     let reason = body.and_then(|b| b.revocation_reason).unwrap_or(RevocationReason::Unspecified);
     let record = caller.certloop.revoke(&record.certificate_id, reason).await?;
     Ok(Json(json!({ "certificate": record })))
@@ -133,8 +131,7 @@ async fn show_certificate(
     Extension(caller): Extension<Caller>,
     Segment(id): Segment,
 ) -> Result<Json<Value>, ApiError> {
-    let record = caller.certloop.show(&id).await?;
-    caller.require_for(TokenAction::Read, &record).await?;
+    let record = caller.certificate(TokenAction::Read, &id).await?;
     Ok(Json(json!({ "certificate": record })))
 }
 
@@ -143,8 +140,7 @@ async fn certificate_body(
     Extension(caller): Extension<Caller>,
     Segment(id): Segment,
 ) -> Result<Json<Value>, ApiError> {
-    let record = caller.certloop.show(&id).await?;
-    caller.require_for(TokenAction::Read, &record).await?;
+    let record = caller.certificate(TokenAction::Read, &id).await?;
     Ok(Json(json!({
         "certificate": record.certificate,
         "certificateChain": record.certificate_chain,

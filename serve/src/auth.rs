@@ -38,6 +38,18 @@ impl Caller {
         )))
     }
 
+    /// The certificate `id` (id or serial), if the token may do `action` on it (see
+    /// [`require_for`](Self::require_for)).
+    pub(crate) async fn certificate(
+        &self,
+        action: TokenAction,
+        id: &str,
+    ) -> Result<CertificateRecord, ApiError> {
+        let record = self.certloop.show(id).await?;
+        self.require_for(action, &record).await?;
+        Ok(record)
+    }
+
     /// 403 unless the token may do `action` on the profile `record` was issued under; a record
     /// without a profile (discovered, imported) needs a token for every profile (`*`).
     pub(crate) async fn require_for(

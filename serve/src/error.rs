@@ -39,7 +39,7 @@ impl ApiError {
 
     /// 400 naming the field.
     pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self { field: Some(field.to_owned()), ..Self::from(Error::invalid(field, message)) }
+        Self::from(Error::invalid(field, message))
     }
 
     /// The HTTP status.
@@ -58,11 +58,8 @@ impl From<Error> for ApiError {
             ErrorKind::AlreadyExists | ErrorKind::InvalidState => StatusCode::CONFLICT,
             ErrorKind::Ca => StatusCode::BAD_GATEWAY,
             ErrorKind::PendingValidation => StatusCode::ACCEPTED,
-            ErrorKind::Store
-            | ErrorKind::Io
-            | ErrorKind::Deployment
-            | ErrorKind::PinMismatch
-            | _ => StatusCode::INTERNAL_SERVER_ERROR,
+            // Store, I/O, deployment, pin mismatch, and kinds added later.
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let field = match &error {
             Error::InvalidInput { field, .. } => Some(field.clone()),
