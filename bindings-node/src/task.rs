@@ -114,13 +114,24 @@ impl<'task> ScopedTask<'task> for Work {
 ///
 /// certloop's futures do their work inline (the SQLite store runs statements on the calling
 /// task), so a small runtime per libuv worker is enough and keeps every worker independent.
+/// It has the I/O and time drivers: deployments run commands and pinning checks have
+/// timeouts. A panic must not cross the libuv callback (that aborts Node): it becomes an
+/// error instead.
 fn block_on<T>(job: Job<T>) -> certloop::Result<T> {
     thread_local! {
         static RUNTIME: std::io::Result<tokio::runtime::Runtime> =
-            tokio::runtime::Builder::new_current_thread().build();
+            tokio::runtime::Builder::new_current_thread().enable_all().build();
     }
     RUNTIME.with(|runtime| match runtime {
-        Ok(runtime) => runtime.block_on(job),
+        Ok(runtime) => {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(job)))
+                .unwrap_or_else(|_| {
+                    Err(certloop::Error::io(
+                        "certloop-node worker",
+                        "the operation panicked (a bug: please report it)",
+                    ))
+                })
+        }
         Err(e) => Err(certloop::Error::io("tokio runtime", e)),
     })
 }
