@@ -61,7 +61,7 @@ export type IssueOutcome =
 
 export type CertificateState =
   | 'discovered' | 'managed' | 'ordered' | 'pendingValidation' | 'issued' | 'deployed'
-  | 'revoked' | 'suspended' | 'expired' | 'deleted'
+  | 'failed' | 'revoked' | 'suspended' | 'expired' | 'deleted'
 export type RevocationReason =
   | 'unspecified' | 'keyCompromise' | 'caCompromise' | 'affiliationChanged' | 'superseded'
   | 'cessationOfOperation' | 'certificateHold' | 'privilegeWithdrawn'
@@ -229,11 +229,269 @@ export interface CsrRequest {
   signatureAlgorithm?: SignatureAlgorithm
 }
 
+// ---- ACME accounts and orders kept for manual validation ----------------------------------
+
+export interface AcmeAccount {
+  id: string
+  directoryUrl: string
+  email?: string
+  eabKid?: string
+  accountUrl: string
+  createdAt: Timestamp
+}
+/** RFC 9773 renewal window suggested by the ACME CA. */
+export interface RenewalWindow { start: Timestamp; end: Timestamp; explanationUrl?: string; certificateId: string }
+export type ManualStep =
+  | { type: 'httpFile'; identifier: string; path: string; url: string; content: string }
+  | { type: 'dnsTxt'; identifier: string; name: string; value: string }
+export interface PendingOrder {
+  id: string
+  status: 'pendingValidation' | 'completed' | 'failed'
+  profileId: string
+  names: string[]
+  orderUrl: string
+  /** What a person must do before `resumeOrder`. */
+  instructions: { reason: string; steps: ManualStep[] }
+  renewedFrom?: string
+  certificateId?: string
+  error?: string
+  createdAt: Timestamp
+  updatedAt: Timestamp
+}
+
+// ---- keystores, deployment targets, deployments ------------------------------------------
+
+/** File mode: a number (`0o600`) or an octal string (`"0600"`). */
+export type FileMode = number | string
+export type KeystoreSpec =
+  | {
+      format: 'pem'
+      certPath?: string
+      chainPath?: string
+      fullchainPath?: string
+      keyPath?: string
+      combinedPath?: string
+      keyPassphrase?: string
+      certMode?: FileMode
+      keyMode?: FileMode
+    }
+  | { format: 'pkcs12'; path: string; password?: string; alias?: string; legacy?: boolean }
+  | { format: 'jks'; path: string; storePassword: string; keyPassword?: string; alias?: string }
+  | { format: 'kubernetesSecret'; path: string; name: string; namespace?: string }
+export type ServerType = 'nginx' | 'apache' | 'tomcat' | 'jboss' | 'jetty' | 'weblogic' | 'generic' | 'sftp'
+export interface DeployTarget {
+  /** Assigned when saved. */
+  id?: string
+  name: string
+  type: ServerType
+  certPath?: string
+  keyPath?: string
+  chainPath?: string
+  keystorePath?: string
+  keystoreType?: 'pkcs12' | 'jks'
+  /** Sealed at rest; reads `[redacted]` in everything returned. */
+  keystorePassword?: string
+  keyPassword?: string
+  alias?: string
+  legacyPkcs12?: boolean
+  keystore?: KeystoreSpec
+  host?: string
+  port?: number
+  user?: string
+  identityFile?: string
+  knownHostsFile?: string
+  remoteDir?: string
+  testCommand?: string[]
+  reloadCommand?: string[]
+  /** `host:port` where the server answers TLS: enables the pinning check. */
+  endpoint?: string
+  serverName?: string
+  /** Restore the previous files when a step fails (default true). */
+  rollback?: boolean
+  keepVersions?: number
+  pinAttempts?: number
+  pinIntervalMs?: number
+  timeoutSecs?: number
+}
+export type DeployStep =
+  | 'precheck' | 'write' | 'configTest' | 'reload' | 'pinCheck' | 'rollback' | 'rollbackReload'
+  | 'rollbackPinCheck'
+export interface PinCheck {
+  endpoint: string
+  serverName?: string
+  matches: boolean
+  expectedSha256: string
+  servedSha256: string
+  /** base64 SHA-256 of the served SubjectPublicKeyInfo (RFC 7469 `pin-sha256`). */
+  servedSpkiSha256: string
+  servedSubject: string
+  servedNotAfter: Timestamp
+  servedChainLength: number
+}
+export interface DeployReport {
+  target: string
+  fingerprintSha256: string
+  success: boolean
+  failedStep?: DeployStep
+  error?: string
+  rolledBack: boolean
+  files: string[]
+  pin?: PinCheck
+  steps: Array<{ step: DeployStep; ok: boolean; detail: string }>
+}
+
+// ---- managed certificates, actions, batches ------------------------------------------------
+
+export type Weekday = number | string
+export interface Recurrence {
+  frequency: 'daily' | 'weekly' | 'monthly'
+  weekday?: Weekday
+  dayOfMonth?: number
+  /** Local `HH:MM`. */
+  time: string
+  /** IANA time zone. */
+  timeZone: string
+}
+export type RenewalTrigger =
+  | { type: 'daysBeforeExpiry'; days: number }
+  | { type: 'fixedDate'; dateTime: string; timeZone: string }
+  | { type: 'lifetimePercentage'; percent: number }
+export interface RenewalSchedule { enabled?: boolean; trigger?: RenewalTrigger; useAri?: boolean; check?: Recurrence }
+export type DeployWhen =
+  | { type: 'immediately' }
+  | { type: 'at'; dateTime: string; timeZone: string }
+  | ({ type: 'window'; durationMinutes: number } & Recurrence)
+export interface DeploymentSchedule { enabled?: boolean; when?: DeployWhen }
+export type CsrConfig =
+  | { mode: 'reuseExisting' }
+  | { mode: 'partialOverride'; commonName?: string; altNames?: SubjectAltName[] }
+  | { mode: 'fullOverride'; commonName?: string; altNames?: SubjectAltName[] }
+export interface ProvisioningConfig {
+  /** Profile id or slug. */
+  profile: string
+  /** Deployment target names. */
+  targets?: string[]
+  deploymentType?: 'automatic' | 'manual'
+  csr?: CsrConfig
+  keyAlgorithm?: KeyAlgorithm
+  validity?: Ttl
+  rollback?: boolean
+  renewal?: RenewalSchedule
+  deployment?: DeploymentSchedule
+}
+export interface ManageRequest { name?: string; certificateId?: string; config: ProvisioningConfig }
+export interface ManagedCertificate {
+  id: string
+  name: string
+  state: CertificateState
+  certificateId?: string
+  pendingCertificateId?: string
+  config: ProvisioningConfig
+  nextCheckAt?: Timestamp
+  nextDeployAt?: Timestamp
+  attempts: number
+  lastError?: string
+  expiryWarnedFor?: string
+  leaseOwner?: string
+  leaseUntil?: Timestamp
+  createdAt: Timestamp
+  updatedAt: Timestamp
+}
+export interface ManagedQuery { states?: CertificateState[]; certificateId?: string; limit?: number; offset?: number }
+/** Every field set replaces the one in each configuration. */
+export interface ConfigPatch {
+  profile?: string
+  keyAlgorithm?: KeyAlgorithm
+  validity?: Ttl
+  csr?: CsrConfig
+  targets?: string[]
+  rollback?: boolean
+  renewal?: RenewalSchedule
+  deployment?: DeploymentSchedule
+}
+export type ManagedAction =
+  | { action: 'order' } | { action: 'deploy' } | { action: 'delete' } | { action: 'pinCheck' }
+  | { action: 'rotate' } | { action: 'rekey'; keyAlgorithm?: KeyAlgorithm }
+  | { action: 'revoke'; reason?: RevocationReason } | { action: 'suspend' }
+export interface ActionResult { managed: ManagedCertificate; detail: string }
+export interface BatchOptions { /** Items worked on at once (default 4). */ concurrency?: number; /** Default true. */ continueOnError?: boolean }
+export interface BatchItem { id: string; ok: boolean; state?: CertificateState; detail: string; errorCode?: string }
+export interface BatchReport { action: string; total: number; succeeded: number; failed: number; skipped: number; items: BatchItem[] }
+
+// ---- discovery -----------------------------------------------------------------------------
+
+export interface FileScanOptions {
+  roots: string[]
+  /** Default 16. */
+  maxDepth?: number
+  /** Bytes; default 1 MiB. */
+  maxFileSize?: number
+  maxFiles?: number
+  /** Default true. */
+  followSymlinks?: boolean
+  /** PKCS#12 passwords to try (the empty one always is). */
+  passwords?: string[]
+  includeCa?: boolean
+}
+export interface NetworkScanOptions {
+  /** `host:port`, `[v6]:port`, `host`, or a CIDR range. */
+  targets: string[]
+  /** For targets without a port (default [443]). */
+  ports?: number[]
+  serverNames?: string[]
+  /** Connect + handshake timeout per endpoint (default 3000). */
+  timeoutMs?: number
+  concurrency?: number
+  maxEndpoints?: number
+}
+export interface HostScanOptions { /** Default `/proc`. */ procRoot?: string; maxConfigFiles?: number }
+export type DiscoveryPlace =
+  | { kind: 'file'; path: string; format: 'pem' | 'der' | 'pkcs12' | 'jks'; alias?: string }
+  | { kind: 'endpoint'; host: string; port: number; serverName?: string }
+  | { kind: 'server'; serverType: ServerType; configPath: string; certificatePath: string; keyPath?: string; ports?: number[] }
+export interface DiscoveredItem {
+  certificateId: string
+  state: CertificateState
+  commonName: string
+  notAfter: Timestamp
+  fingerprintSha256: string
+  location: DiscoveryPlace
+  newCertificate: boolean
+  newLocation: boolean
+  suggestedTarget?: DeployTarget
+}
+export interface DiscoveryOutcome {
+  items: DiscoveredItem[]
+  newCertificates: number
+  newLocations: number
+  examined: number
+  problems: Array<{ at: string; error: string }>
+}
+export interface DiscoveredLocation {
+  id: string
+  location: DiscoveryPlace
+  certificateId: string
+  fingerprintSha256: string
+  firstSeen: Timestamp
+  lastSeen: Timestamp
+  suggestedTarget?: DeployTarget
+}
+export interface Drift {
+  certificateId: string
+  location: DiscoveryPlace
+  kind: 'changed' | 'gone'
+  expectedSha256: string
+  foundSha256?: string
+  detail: string
+}
+export interface RediscoveryReport { checked: number; unchanged: number; drifts: Drift[] }
+
 // ---- errors -------------------------------------------------------------------------------
 
 export type ErrorCode =
   | 'INVALID_INPUT' | 'POLICY_VIOLATION' | 'NOT_FOUND' | 'ALREADY_EXISTS' | 'INVALID_STATE'
   | 'CA_ERROR' | 'CRYPTO_ERROR' | 'STORE_ERROR' | 'IO_ERROR' | 'UNSUPPORTED'
+  | 'DEPLOYMENT_FAILED' | 'PIN_MISMATCH' | 'PENDING_VALIDATION'
 export interface Violation { field: string; message: string }
 export interface ErrorInfo {
   code: ErrorCode
@@ -243,6 +501,19 @@ export interface ErrorInfo {
   field?: string
   /** Every rule a request broke (`POLICY_VIOLATION`). */
   violations?: Violation[]
+  /** `NOT_FOUND`: what was looked up and the id asked for. */
+  what?: string
+  id?: string
+  /** `DEPLOYMENT_FAILED`: the target, and whether the previous files were restored. */
+  target?: string
+  rolledBack?: boolean
+  /** `PIN_MISMATCH`: the endpoint and both SHA-256 fingerprints. */
+  endpoint?: string
+  expected?: string
+  served?: string
+  /** `PENDING_VALIDATION`: the kept order and what a person must do. */
+  orderId?: string
+  instructions?: string
 }
 /** What every rejected Promise or thrown error of this package is. */
 export interface CertloopError extends Error, ErrorInfo {}
@@ -265,6 +536,18 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * `master.key` 0600 unless `CERTLOOP_MASTER_KEY` is set) or `await Certloop.inMemory()`.
  */
 export declare class Certloop {
+  /** Register (or reuse) the ACME account of ACME profile `profile` (id or slug). */
+  acmeRegister(profile: string): Promise<AcmeAccount>
+  /** Every stored ACME account (never its key). */
+  acmeAccounts(): Promise<AcmeAccount[]>
+  /** The renewal window (RFC 9773) the ACME CA suggested for certificate `id`, or `null`. */
+  acmeRenewalWindow(id: string): Promise<RenewalWindow | null>
+  /** Every ACME order kept for manual domain validation, oldest first. */
+  listOrders(): Promise<PendingOrder[]>
+  /** One kept order, with the `instructions` a person must follow. */
+  getOrder(id: string): Promise<PendingOrder>
+  /** Complete an order pending manual validation once the file or record is published. */
+  resumeOrder(id: string): Promise<IssuedCertificate>
   /** Open (or create) a state directory: `certloop.db` and `master.key`. */
   static open(dir: string, options?: OpenOptions): Promise<Certloop>
   /** A throwaway instance: in-memory SQLite and a random master key. */
@@ -321,6 +604,80 @@ export declare class Certloop {
   renewalsDue(): Promise<DueRenewal[]>
   /** Mark every certificate whose notAfter has passed as expired and return them. */
   expireOverdue(): Promise<CertificateRecord[]>
+  /**
+   * Write a just-issued certificate (from `issue`, with its generated `privateKey` for the
+   * key files) as `spec` says, keeping `keep` previous versions of each file (default 3).
+   * Resolves to the paths written.
+   */
+  writeKeystore(issued: IssuedCertificate, spec: KeystoreSpec, keep?: number): Promise<string[]>
+  /** Create or replace (by name) a deployment target; resolves to it with passwords redacted. */
+  saveTarget(target: DeployTarget): Promise<DeployTarget>
+  /** Every deployment target, passwords redacted. */
+  listTargets(): Promise<DeployTarget[]>
+  /** One deployment target by name or id, passwords redacted. */
+  getTarget(nameOrId: string): Promise<DeployTarget>
+  /** Remove a deployment target. */
+  removeTarget(nameOrId: string): Promise<void>
+  /**
+   * Deploy certificate `id` (issued with `manageKey`) to target `target`; `rollback`
+   * overrides the target's setting. A failed deployment rejects with `DEPLOYMENT_FAILED`
+   * (`rolledBack` says whether the previous files are back).
+   */
+  deploy(id: string, target: string, rollback?: boolean): Promise<DeployReport>
+  /**
+   * Like `deploy`, resolving to the report also when the deployment failed (`success:
+   * false`, the failed step, whether it was rolled back).
+   */
+  deployWithReport(id: string, target: string, rollback?: boolean): Promise<DeployReport>
+  /**
+   * Check what `endpoint` (`host:port`) serves against certificate `id`. A mismatch is not
+   * an error: the result says `matches: false` with both fingerprints.
+   */
+  pinCheck(id: string, endpoint: string, serverName?: string): Promise<PinCheck>
+  /**
+   * Scan files and directories for PEM, DER, PKCS#12 and JKS certificates and record them
+   * as `discovered` (deduplicated by fingerprint, each place kept).
+   */
+  discoverFiles(options: FileScanOptions): Promise<DiscoveryOutcome>
+  /**
+   * Probe TLS endpoints (`host:port`, hosts with `ports`, CIDR ranges) and record the
+   * certificates they serve.
+   */
+  discoverNetwork(options: NetworkScanOptions): Promise<DiscoveryOutcome>
+  /**
+   * Find the running TLS servers of this host (nginx, Apache httpd, Tomcat, ...) and record
+   * the certificates their configurations name, each with a suggested deployment target.
+   */
+  discoverHost(options?: HostScanOptions): Promise<DiscoveryOutcome>
+  /** Every place a scan found a certificate, as the inventory keeps it. */
+  discoveredLocations(): Promise<DiscoveredLocation[]>
+  /**
+   * Rediscovery: look again at every known place and report drift (each drift is also a
+   * `driftDetected` audit event).
+   */
+  rediscover(): Promise<RediscoveryReport>
+  /** Put one certificate under management (the *initiate* action). */
+  manage(request: ManageRequest): Promise<ManagedCertificate>
+  /** Put many certificates under management, all or none (an error names the item). */
+  manageMany(requests: ManageRequest[]): Promise<ManagedCertificate[]>
+  /** One managed certificate by id or name. */
+  getManaged(idOrName: string): Promise<ManagedCertificate>
+  /** Managed certificates matching `query` (every one that is not deleted by default). */
+  listManaged(query?: ManagedQuery): Promise<ManagedCertificate[]>
+  /** Bulk configure: apply `patch` to every one of `ids` (ids or names), all or none. */
+  bulkConfigure(ids: string[], patch: ConfigPatch): Promise<ManagedCertificate[]>
+  /**
+   * Run one action (`{ action: 'rotate' }`, ...) on a managed certificate; rejects when the
+   * action failed.
+   */
+  act(idOrName: string, action: ManagedAction): Promise<ActionResult>
+  /**
+   * Run `action` on every one of `ids` with bounded concurrency; each item has its own
+   * result, so one failure does not reject the Promise. `progress(done, total)` is called
+   * after each item, every call before the Promise settles; an exception it throws is
+   * ignored.
+   */
+  batch(ids: string[], action: ManagedAction, options?: BatchOptions | null, progress?: (done: number, total: number) => void): Promise<BatchReport>
 }
 
 /** Build and sign a PKCS#10 CSR (RFC 2986) for a private key. */

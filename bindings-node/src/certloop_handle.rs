@@ -21,7 +21,7 @@ use crate::task::{self, Pending, Reply, Work};
 /// `master.key` 0600 unless `CERTLOOP_MASTER_KEY` is set) or `await Certloop.inMemory()`.
 #[napi]
 pub struct Certloop {
-    inner: Core,
+    pub(crate) inner: Core,
 }
 
 /// Options of `open` and `inMemory`.
@@ -129,7 +129,8 @@ impl Certloop {
         }
     }
 
-    fn run<T, F>(&self, job: impl FnOnce(Core) -> F) -> Pending
+    /// Run `job` on a copy of the handle (an `Arc` clone) on libuv's thread pool.
+    pub(crate) fn run<T, F>(&self, job: impl FnOnce(Core) -> F) -> Pending
     where
         T: Serialize + Send + 'static,
         F: std::future::Future<Output = certloop::Result<T>> + Send + 'static,
@@ -137,7 +138,9 @@ impl Certloop {
         Work::run(job(self.inner.clone()))
     }
 
-    fn run_with<A, T, F>(
+    /// Like [`Certloop::run`], with arguments converted beforehand (rejecting when they did
+    /// not convert).
+    pub(crate) fn run_with<A, T, F>(
         &self,
         args: certloop::Result<A>,
         job: impl FnOnce(Core, A) -> F,
