@@ -1,4 +1,4 @@
-// `npm run build`: compile the addon with cargo and write index.js / index.d.ts with
+// `npm run build`: compile the addon with cargo (addon.mjs) and write index.js / index.d.ts with
 // @napi-rs/cli's own generators.
 //
 // Why not `napi build`: @napi-rs/cli 3 always passes `--target <host triple>` to cargo, which
@@ -6,44 +6,25 @@
 // builds into the workspace's own target/debug (or target/release with --release), sharing the
 // dependencies that `cargo build`/`cargo test` already compiled; the generated files are the
 // same ones `napi build --platform` writes.
-import { execFileSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 
 import { generateTypeDef, writeJsBinding } from '@napi-rs/cli'
 
-const here = dirname(fileURLToPath(import.meta.url))
+import { buildAddon, crate, here, pkg, targetDir } from './addon.mjs'
+
 const release = process.argv.includes('--release')
-const crate = 'certloop-node'
-const pkg = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8'))
-const { binaryName } = pkg.napi
-
-if (process.platform !== 'linux' || process.arch !== 'x64') {
-  throw new Error(`build.mjs knows linux-x64 only (this is ${process.platform}-${process.arch}); use \`npx napi build --platform\``)
-}
-const platformArchAbi = 'linux-x64-gnu'
-
-const metadata = JSON.parse(execFileSync('cargo', ['metadata', '--format-version', '1', '--no-deps'], { cwd: here, encoding: 'utf8' }))
-const targetDir = metadata.target_directory
-const profileDir = join(targetDir, release ? 'release' : 'debug')
+const target = targetDir()
 
 // napi-derive writes one type-definition file per crate while it expands `#[napi]`; a crate that
 // is already compiled writes nothing, so force a rebuild when the file is missing.
-const typeDefDir = join(targetDir, 'napi-rs', `${crate}-type-def-${release ? 'release' : 'dev'}`)
+const typeDefDir = join(target, 'napi-rs', `${crate}-type-def-${release ? 'release' : 'dev'}`)
 mkdirSync(typeDefDir, { recursive: true })
 const env = { ...process.env, NAPI_TYPE_DEF_TMP_FOLDER: typeDefDir }
 if (!existsSync(join(typeDefDir, crate))) {
   env[`NAPI_FORCE_BUILD_${crate.replace(/-/g, '_').toUpperCase()}`] = String(Date.now())
 }
-const cargoArgs = ['build', '-p', crate, ...(release ? ['--release'] : [])]
-execFileSync('cargo', cargoArgs, { cwd: here, env, stdio: 'inherit' })
-
-// The addon, named as the generated loader looks for it.
-const library = join(profileDir, `lib${crate.replace(/-/g, '_')}.so`)
-const addon = join(here, `${binaryName}.${platformArchAbi}.node`)
-copyFileSync(library, `${addon}.tmp`)
-renameSync(`${addon}.tmp`, addon)
+const addon = buildAddon({ release, env, target })
 
 const { exports, dts } = await generateTypeDef({
   typeDefDir,
@@ -55,7 +36,7 @@ writeFileSync(join(here, 'index.d.ts'), dts)
 await writeJsBinding({
   platform: true,
   idents: exports,
-  binaryName,
+  binaryName: pkg.napi.binaryName,
   packageName: pkg.name,
   version: pkg.version,
   outputDir: here,
