@@ -44,6 +44,8 @@ export interface IssueRequest {
   attributes?: CertificateAttributes
   /** Keep the generated key (encrypted) in the inventory. */
   manageKey?: boolean
+  /** Values of a script CA profile's `dynamic` parameters. */
+  connectorParams?: Record<string, string>
 }
 export interface IssuedCertificate {
   certificate: string
@@ -159,7 +161,43 @@ export interface CertificateTemplate {
   algorithms?: { signature?: SignatureAlgorithm[]; keyAlgorithm?: KeyAlgorithm[]; minRsaBits?: number }
   validity?: { max: Ttl }
 }
-export type ProfileIssuer = { type: 'internalCa'; caId: string } | { type: 'selfSigned' }
+export type AcmeSolver =
+  | { type: 'http01-webroot'; path: string; selfCheck?: unknown }
+  | { type: 'http01-standalone'; listen: string }
+  | { type: 'dns01-hook'; command: string }
+  | { type: 'manual' }
+export interface AcmeIssuer {
+  type: 'acme'
+  directoryUrl: string
+  /** PEM file of the roots that sign the ACME server's TLS certificate (a private CA). */
+  caRoots?: string
+  email?: string
+  termsOfServiceAgreed?: boolean
+  /** External account binding; the HMAC key from a file or an environment variable. */
+  eab?: { kid: string; hmacKeyFile?: string; hmacKeyEnv?: string }
+  /** How domain control is validated; `manual` keeps the order for `resumeOrder`. */
+  solver?: AcmeSolver
+  timeoutSecs?: number
+  validationTimeoutSecs?: number
+  maxAttempts?: number
+}
+/** One `args_dict` entry of a script CA: fixed (`value`), secret (`sensitive`) or per request (`dynamic`). */
+export interface ScriptParam { name: string; value?: string; sensitive?: boolean; dynamic?: boolean }
+export interface ScriptIssuer {
+  type: 'script'
+  /** A Python file with `certificate_request(csr, common_name, args_dict)`; inside `scriptRoot` when set. */
+  path: string
+  timeoutSeconds?: number
+  isolation?: 'process' | 'inProcess'
+  interpreter?: string
+  params?: ScriptParam[]
+}
+export type ProfileIssuer =
+  | { type: 'internalCa'; caId: string }
+  | { type: 'selfSigned' }
+  | AcmeIssuer
+  | ScriptIssuer
+  | { type: 'connector'; name: string }
 export interface CertificateProfile {
   id?: string
   slug: string
@@ -174,7 +212,12 @@ export interface CertificateProfile {
 }
 export interface DefaultSetup { rootCa: CaSummary; issuingCa: CaSummary; profile: CertificateProfile; created: boolean }
 export interface SignedCrl { crl: string; crlNumber: number }
-export interface OpenOptions { /** Actor recorded in the audit log (default `api`). */ actor?: string }
+export interface OpenOptions {
+  /** Actor recorded in the audit log (default `api`). */
+  actor?: string
+  /** Accept script CA profiles only for scripts inside this directory. */
+  scriptRoot?: string
+}
 
 export interface CertificateInfo {
   subject: Subject
@@ -416,6 +459,20 @@ export type ManagedAction =
 export interface ActionResult { managed: ManagedCertificate; detail: string }
 export interface BatchOptions { /** Items worked on at once (default 4). */ concurrency?: number; /** Default true. */ continueOnError?: boolean }
 export interface BatchItem { id: string; ok: boolean; state?: CertificateState; detail: string; errorCode?: string }
+export interface SweepOptions {
+  /** This agent's name in claims (default `agent`). */
+  owner?: string
+  /** How long a claim holds (default 600). */
+  leaseSeconds?: number
+  chunk?: number
+  concurrency?: number
+  maxAttempts?: number
+  /** First retry delay, doubled per attempt (default 300). */
+  retryBaseSeconds?: number
+  /** Warn when the certificate in service expires within this many days (default 14). */
+  expiryWarningDays?: number
+}
+export interface SweepReport { processed: number; renewed: number; deployed: number; retried: number; failed: number; errors: BatchItem[] }
 export interface BatchReport { action: string; total: number; succeeded: number; failed: number; skipped: number; items: BatchItem[] }
 
 // ---- discovery -----------------------------------------------------------------------------

@@ -115,6 +115,45 @@ test('batch reports each item and calls progress from the worker before it resol
   await assert.rejects(cl.batch('m0', { action: 'rotate' }), (e) => e.code === 'INVALID_INPUT' && e.field === 'ids')
 }))
 
+test('sweep orders what is due and deploys it; nextDueAt says when to wake', () => inTempDir(async (dir) => {
+  const cl = await Certloop.inMemory()
+  await cl.initDefault()
+  assert.equal(await cl.nextDueAt(), null, 'nothing managed, nothing due')
+  await cl.saveTarget({ name: 'fresh-files', type: 'nginx', certPath: join(dir, 'fresh.crt'), keyPath: join(dir, 'fresh.key') })
+  const altNames = [{ type: 'DNS', value: 'fresh.example.internal' }]
+  // `deployment: {}`: deploy immediately (an absent `deployment` section reads as disabled).
+  const config = { profile: 'tls-server', targets: ['fresh-files'], csr: { mode: 'fullOverride', commonName: 'fresh.example.internal', altNames }, deployment: {} }
+  const fresh = await cl.manage({ name: 'fresh', config })
+  assert.equal(fresh.certificateId, undefined, 'nothing is issued before the first sweep')
+  const due = await cl.nextDueAt()
+  assert.ok(Date.parse(due) <= Date.now(), `due now, got ${due}`)
+
+  const report = await cl.sweep({ owner: 'node-test', concurrency: 1 })
+  assert.deepEqual([report.processed, report.renewed, report.deployed, report.failed], [1, 1, 1, 0])
+  const after = await cl.getManaged('fresh')
+  assert.equal(after.state, 'deployed')
+  assert.equal(fingerprintOf(join(dir, 'fresh.crt')), (await cl.show(after.certificateId)).fingerprintSha256)
+  assert.ok(Date.parse(await cl.nextDueAt()) > Date.now(), 'the next check is in the future')
+  assert.equal((await cl.sweep()).processed, 0, 'a second sweep finds nothing due')
+  assert.equal(await cl.count({ san: 'fresh.example.internal' }), 1)
+  await assert.rejects(cl.sweep({ lease: 10 }), (e) => e.code === 'INVALID_INPUT' && e.field === 'options')
+}))
+
+test('scriptRoot confines script CA profiles to one directory', () => inTempDir(async (dir) => {
+  const root = join(dir, 'scripts')
+  mkdirSync(root)
+  writeFileSync(join(root, 'corp_ca.py'), 'def certificate_request(csr, common_name, args_dict):\n    raise RuntimeError("not used")\n')
+  writeFileSync(join(dir, 'outside.py'), 'def certificate_request(csr, common_name, args_dict):\n    raise RuntimeError("not used")\n')
+  const cl = await Certloop.inMemory({ scriptRoot: root })
+  await cl.initDefault()
+  const profile = (path) => ({ slug: 'corp', templateId: 'tls-server', issuer: { type: 'script', path, params: [{ name: 'token', value: 'script-s3cret', sensitive: true }] } })
+  const saved = await cl.saveProfile(profile(join(root, 'corp_ca.py')))
+  assert.equal(saved.issuer.type, 'script')
+  assert.ok(!JSON.stringify(saved).includes('script-s3cret'), 'a sensitive parameter is not returned')
+  await assert.rejects(cl.saveProfile(profile(join(dir, 'outside.py'))), (e) => e.code === 'INVALID_INPUT' && !e.message.includes('script-s3cret'))
+  await assert.rejects(Certloop.inMemory({ scriptRoot: join(dir, 'missing') }), (e) => e.code === 'IO_ERROR')
+}))
+
 /** SHA-256 fingerprint of the first certificate in `file`, as openssl computes it. */
 function fingerprintOf(file) {
   const out = openssl(['x509', '-in', file, '-noout', '-fingerprint', '-sha256'])

@@ -30,13 +30,19 @@ pub struct Certloop {
 struct OpenOptions {
     /// Who the audit log records as the actor (default `api`).
     actor: Option<String>,
+    /// Accept script CA profiles only for scripts inside this directory.
+    script_root: Option<String>,
 }
 
 impl OpenOptions {
-    fn apply(self, certloop: Core) -> Core {
-        match self.actor {
+    fn apply(self, certloop: Core) -> certloop::Result<Core> {
+        let certloop = match self.actor {
             Some(actor) => certloop.with_actor(actor),
             None => certloop,
+        };
+        match self.script_root {
+            Some(dir) => certloop.with_script_root(dir),
+            None => Ok(certloop),
         }
     }
 }
@@ -109,7 +115,7 @@ impl Certloop {
         match args {
             Ok((dir, options)) => {
                 Work::reply(
-                    async move { Ok(Certloop::reply(options.apply(Core::open(dir).await?))) },
+                    async move { Ok(Certloop::reply(options.apply(Core::open(dir).await?)?)) },
                 )
             }
             Err(e) => Work::failed(e),
@@ -122,7 +128,7 @@ impl Certloop {
         let options = task::optional::<OpenOptions>(&env, options, "options");
         match options {
             Ok(options) => Work::reply(async move {
-                let inner = options.unwrap_or_default().apply(Core::in_memory().await?);
+                let inner = options.unwrap_or_default().apply(Core::in_memory().await?)?;
                 Ok(Certloop::reply(inner))
             }),
             Err(e) => Work::failed(e),
@@ -310,6 +316,13 @@ impl Certloop {
     pub fn list(&self, env: Env, query: Unknown<'_>) -> Pending {
         let query = task::optional::<CertificateQuery>(&env, query, "query");
         self.run_with(query, |cl, query| async move { cl.list(&query.unwrap_or_default()).await })
+    }
+
+    /// How many certificates match `query` (its `limit` and `offset` aside).
+    #[napi(ts_args_type = "query?: CertificateQuery", ts_return_type = "Promise<number>")]
+    pub fn count(&self, env: Env, query: Unknown<'_>) -> Pending {
+        let query = task::optional::<CertificateQuery>(&env, query, "query");
+        self.run_with(query, |cl, query| async move { cl.count(&query.unwrap_or_default()).await })
     }
 
     /// Live certificates whose notAfter falls within `days` from now.

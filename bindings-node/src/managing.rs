@@ -1,4 +1,5 @@
-//! Managed certificates on `Certloop`: manage, list, bulk configure, actions and batches.
+//! Managed certificates on `Certloop`: manage, list, bulk configure, actions, batches and
+//! the agent's sweep.
 //!
 //! Conversion only, as everywhere in this crate. The one piece of threading is the batch's
 //! progress callback: a JavaScript function wrapped in a `ThreadsafeFunction` and called from
@@ -9,11 +10,13 @@ use std::time::Duration;
 
 use certloop::lifecycle::managed::ConfigPatch;
 use certloop::store::ManagedQuery;
-use certloop::{Action, BatchOptions, ManageRequest};
+use certloop::{Action, BatchOptions, ManageRequest, SweepOptions};
 use napi::bindgen_prelude::{FnArgs, Function, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status, ValueType};
 use napi_derive::napi;
+use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
 
 use crate::Certloop;
 use crate::task::{self, Pending};
@@ -76,6 +79,30 @@ impl Certloop {
         self.run_with(args, |cl, (id, action)| async move { cl.act(&id, action).await })
     }
 
+    /// One sweep of the agent: claim what is due now, renew and deploy it (inside its
+    /// windows), release it. `certloop agent` runs this at every due time.
+    #[napi(ts_args_type = "options?: SweepOptions", ts_return_type = "Promise<SweepReport>")]
+    pub fn sweep(&self, env: Env, options: Unknown<'_>) -> Pending {
+        let options = task::optional::<Sweep>(&env, options, "options");
+        self.run_with(options, |cl, options| async move {
+            cl.sweep(&options.unwrap_or_default().into()).await
+        })
+    }
+
+    /// When a sweep next has work: the earliest due schedule, or `null`.
+    #[napi(ts_return_type = "Promise<Timestamp | null>")]
+    pub fn next_due_at(&self) -> Pending {
+        self.run(|cl| async move {
+            match cl.next_due_at().await? {
+                Some(at) => at
+                    .format(&Rfc3339)
+                    .map(Some)
+                    .map_err(|e| certloop::Error::store(format!("a due time: {e}"))),
+                None => Ok(None),
+            }
+        })
+    }
+
     /// Run `action` on every one of `ids` with bounded concurrency; each item has its own
     /// result, so one failure does not reject the Promise. `progress(done, total)` is called
     /// after each item, every call before the Promise settles; an exception it throws is
@@ -106,6 +133,40 @@ impl Certloop {
             })
             .await
         })
+    }
+}
+
+/// `sweep` options: [`SweepOptions`] in camelCase with durations in seconds (or days), every
+/// field optional with the core's defaults.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Sweep {
+    owner: Option<String>,
+    lease_seconds: Option<u32>,
+    chunk: Option<u32>,
+    concurrency: Option<usize>,
+    max_attempts: Option<u32>,
+    retry_base_seconds: Option<u32>,
+    expiry_warning_days: Option<u32>,
+}
+
+impl From<Sweep> for SweepOptions {
+    fn from(sweep: Sweep) -> Self {
+        let default = SweepOptions::default();
+        let seconds = |s: Option<u32>, or: time::Duration| {
+            s.map_or(or, |s| time::Duration::seconds(s.into()))
+        };
+        SweepOptions {
+            owner: sweep.owner.unwrap_or(default.owner),
+            lease: seconds(sweep.lease_seconds, default.lease),
+            chunk: sweep.chunk.unwrap_or(default.chunk),
+            concurrency: sweep.concurrency.unwrap_or(default.concurrency),
+            max_attempts: sweep.max_attempts.unwrap_or(default.max_attempts),
+            retry_base: seconds(sweep.retry_base_seconds, default.retry_base),
+            expiry_warning: sweep
+                .expiry_warning_days
+                .map_or(default.expiry_warning, |d| time::Duration::days(d.into())),
+        }
     }
 }
 
