@@ -664,6 +664,14 @@ export declare class Certloop {
   /** Mark every certificate whose notAfter has passed as expired and return them. */
   expireOverdue(): Promise<CertificateRecord[]>
   /**
+   * Register `fn(csr, commonName, args)` as CA connector `name`, for profiles whose issuer
+   * is `{ type: 'connector', name }`. It follows the `certificate_request()` contract of
+   * script CAs: it returns (or resolves to) the PEM certificate, optionally followed by its
+   * chain. `params` are its `args` entries (`{ name, value, sensitive }`); a sensitive value
+   * never appears in an error. Each call is bounded by `timeoutSeconds` (default 30).
+   */
+  registerCa(name: string, fn: (csr: string, commonName: string, args: Record<string, string>) => string | null | Promise<string | null>, options?: { params?: ScriptParam[]; timeoutSeconds?: number }): void
+  /**
    * Write a just-issued certificate (from `issue`, with its generated `privateKey` for the
    * key files) as `spec` says, keeping `keep` previous versions of each file (default 3).
    * Resolves to the paths written.

@@ -44,6 +44,9 @@ async function main(): Promise<void> {
   const found = await cl.discoverFiles({ roots: ['/etc/ssl'], passwords: ['changeit'] })
   const drift = await cl.rediscover()
   const orders = await cl.listOrders()
+  cl.registerCa('corp', async (csr, commonName, args) => (commonName && args.token ? csr : null), { params: [{ name: 'token', value: 't', sensitive: true }], timeoutSeconds: 10 })
+  const swept = await cl.sweep({ owner: 'example' })
+  console.log(swept.renewed, await cl.nextDueAt())
   try {
     await cl.deploy(issued.certificateId, 'web')
   } catch (e) {

@@ -8,6 +8,7 @@
 
 mod acme;
 mod certloop_handle;
+mod connector;
 mod deploying;
 mod discovering;
 mod errors;
