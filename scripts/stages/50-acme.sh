@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ACME against real Pebble + pebble-challtestsrv on loopback: HTTP-01 (webroot served by a
 # static server, and our standalone responder), DNS-01 through a hook, EAB, manual fallback +
-# resume after a restart, revocation, error cases; then the CLI's manual flow (exit code 10).
+# resume after a restart, revocation, error cases; then the CLI's manual flow (exit code 10),
+# and the Node binding's order + nginx deployment (bindings-node/__test__/acme-nginx.test.mjs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -125,4 +126,13 @@ for step in order["instructions"]["steps"]:
 ' "$CERTLOOP_ACME_WEBROOT"
 "$cli" --home "$home" order resume "$order" --out "$work/out" >/dev/null
 openssl verify -CAfile "$CERTLOOP_ACME_ROOT" -untrusted "$work/out/chain.pem" "$work/out/cert.pem"
+step "Node binding: order from Pebble (manual validation, resume), deploy to nginx, pin check"
+ensure_apt nginx nginx
+command -v node >/dev/null 2>&1 || ensure_apt node nodejs
+command -v npm >/dev/null 2>&1 || ensure_apt npm npm
+# Stage 20 built the addon when scripts/test runs every stage; alone, build it here.
+if [ ! -f bindings-node/certloop.linux-x64-gnu.node ]; then
+  (cd bindings-node && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+fi
+(cd bindings-node && node --test --test-concurrency=1 __test__/acme-nginx.test.mjs)
 echo "50-acme: passed"
