@@ -109,6 +109,10 @@ export interface CertificateQuery {
 export type AuditAction =
   | 'caCreated' | 'templateSaved' | 'profileSaved' | 'issued' | 'renewed' | 'revoked'
   | 'suspended' | 'unsuspended' | 'expired' | 'deleted' | 'crlSigned' | 'refused'
+  | 'targetSaved' | 'targetRemoved' | 'deployStep' | 'deployed' | 'deployFailed' | 'rolledBack'
+  | 'pinChecked' | 'acmeAccountRegistered' | 'validationPending' | 'managedConfigured'
+  | 'managedTransition' | 'renewalFailed' | 'notified' | 'discovered' | 'driftDetected'
+  | 'tokenCreated' | 'tokenRevoked' | 'apiRequest'
 export interface AuditEvent {
   sequence: number
   at: Timestamp
