@@ -236,6 +236,13 @@ test('discoverFiles opens PKCS#12 files with the given passwords and returns non
     const withPassword = await cl.discoverFiles({ roots: [dir], passwords: ['wrong', 'disc-s3cret'] })
     assert.deepEqual(withPassword.items.map((i) => i.certificateId), [issued.certificateId])
     assert.ok(!JSON.stringify([without, withPassword, await cl.discoveredLocations()]).includes('disc-s3cret'))
+    // A password in the wrong shape is refused without being repeated.
+    await assert.rejects(cl.discoverFiles({ roots: [dir], passwords: 'disc-s3cret' }), (e) => {
+      assert.equal(e.code, 'INVALID_INPUT')
+      assert.match(e.message, /invalid type, expected a sequence/)
+      return !e.message.includes('disc-s3cret')
+    })
+    await assert.rejects(cl.writeKeystore(issued, { format: 'pkcs12', path: join(dir, 'n.p12'), password: 918273 }), (e) => e.code === 'INVALID_INPUT' && !e.message.includes('918273'))
   } finally {
     cleanup()
   }
