@@ -110,7 +110,8 @@ export type AuditAction =
   | 'caCreated' | 'templateSaved' | 'profileSaved' | 'issued' | 'renewed' | 'revoked'
   | 'suspended' | 'unsuspended' | 'expired' | 'deleted' | 'crlSigned' | 'refused'
   | 'targetSaved' | 'targetRemoved' | 'deployStep' | 'deployed' | 'deployFailed' | 'rolledBack'
-  | 'pinChecked' | 'acmeAccountRegistered' | 'validationPending' | 'managedConfigured'
+  | 'pinChecked' | 'acmeAccountRegistered' | 'validationPending' | 'acmeChallengeValidated'
+  | 'managedConfigured'
   | 'managedTransition' | 'renewalFailed' | 'notified' | 'discovered' | 'driftDetected'
   | 'tokenCreated' | 'tokenRevoked' | 'apiRequest'
 export interface AuditEvent {
@@ -209,7 +210,7 @@ export interface CertificateProfile {
   /** Template id or slug. */
   templateId: string
   issuer: ProfileIssuer
-  enrollmentType?: 'API'
+  enrollmentType?: 'API' | 'ACME'
   apiConfig?: { autoRenew?: boolean; renewBeforeDays: number }
   defaults?: CertificateAttributes
   manageKeys?: boolean

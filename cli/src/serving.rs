@@ -21,6 +21,36 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// The URL clients reach the server at (`https://ca.example:8443`), used in the ACME
+    /// directory's links (default: `http://` + the request's Host).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// The port the ACME server's HTTP-01 validation connects to.
+    #[arg(long, default_value_t = 80)]
+    pub acme_http01_port: u16,
+    /// Validate NAME at ADDRESS instead of resolving it (`www.example.test=127.0.0.1`,
+    /// repeatable), like curl's --resolve.
+    #[arg(long = "acme-resolve", value_name = "NAME=ADDRESS")]
+    pub acme_resolve: Vec<String>,
+}
+
+/// `--acme-resolve` values as a map, naming the bad one.
+fn resolve_map(values: &[String]) -> Result<std::collections::BTreeMap<String, std::net::IpAddr>> {
+    values
+        .iter()
+        .map(|value| {
+            let (name, address) = value.split_once('=').ok_or_else(|| {
+                Error::invalid("--acme-resolve", format!("{value:?} is not NAME=ADDRESS"))
+            })?;
+            let address = address.parse().map_err(|_| {
+                Error::invalid(
+                    "--acme-resolve",
+                    format!("{address:?} in {value:?} is not an IP address"),
+                )
+            })?;
+            Ok((name.trim_end_matches('.').to_ascii_lowercase(), address))
+        })
+        .collect()
 }
 
 /// `certloop token ...`
@@ -112,7 +142,22 @@ pub async fn token(certloop: &Certloop, command: TokenCommand, as_json: bool) ->
 /// Serve the API until SIGTERM or Ctrl-C, on a runtime of its own with a thread per core
 /// (the CLI's runtime has one thread).
 pub async fn serve(certloop: Certloop, args: ServeArgs, verbose: bool) -> Result<()> {
-    let options = ServeOptions { max_body_bytes: args.max_body_bytes, request_log: verbose };
+    if let Some(url) = &args.public_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(Error::invalid("--public-url", format!("{url:?} is not an http(s) URL")));
+    }
+    let acme_validation = certloop::acme_server::ValidationOptions {
+        http01_port: args.acme_http01_port,
+        resolve: resolve_map(&args.acme_resolve)?,
+        ..Default::default()
+    };
+    let options = ServeOptions {
+        max_body_bytes: args.max_body_bytes,
+        request_log: verbose,
+        public_url: args.public_url.clone(),
+        acme_validation,
+    };
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2)
     });

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod acme_server;
 pub mod ca;
 pub mod clock;
 pub mod crypto;
@@ -25,7 +26,7 @@ pub mod store;
 pub use error::{Error, ErrorKind, Result, Violation};
 mod facade;
 
-pub use facade::{AcmeAccountSummary, OrderStatus, PendingOrder};
+pub use facade::{AcmeAccountSummary, OrderStatus, PendingOrder, RenewalWindow, ValidationJob};
 pub use facade::{
     Action, ActionResult, BatchItem, BatchOptions, BatchReport, ManageRequest, SweepOptions,
     SweepReport,

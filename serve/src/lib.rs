@@ -24,6 +24,7 @@
 //! `{"error": {"code": "POLICY_VIOLATION", "message": "...", "field": ..., "violations": [...]},
 //! "statusCode": 422}`.
 
+mod acme;
 mod api;
 mod auth;
 mod error;
@@ -45,11 +46,21 @@ pub struct ServeOptions {
     pub max_body_bytes: usize,
     /// Log one line per request (at `info`, target `certloop::serve`).
     pub request_log: bool,
+    /// The URL clients reach this server at (`https://ca.example:8443`), for the ACME
+    /// directory's links; without one they are built from the request's `Host` over HTTP.
+    pub public_url: Option<String>,
+    /// How the ACME server reaches the names it validates.
+    pub acme_validation: certloop::acme_server::ValidationOptions,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        Self { max_body_bytes: 64 * 1024, request_log: false }
+        Self {
+            max_body_bytes: 64 * 1024,
+            request_log: false,
+            public_url: None,
+            acme_validation: Default::default(),
+        }
     }
 }
 
@@ -59,6 +70,7 @@ struct AppState {
     certloop: Certloop,
     options: Arc<ServeOptions>,
     metrics: Arc<metrics::Metrics>,
+    nonces: Arc<acme::Nonces>,
 }
 
 /// The whole API as an axum router over `certloop`.
@@ -68,6 +80,7 @@ pub fn router(certloop: Certloop, options: ServeOptions) -> Router {
         certloop,
         options: Arc::new(options),
         metrics: Arc::new(metrics::Metrics::default()),
+        nonces: Arc::new(acme::Nonces::default()),
     };
     let api = api::routes().route_layer(axum::middleware::from_fn_with_state(
         state.clone(),
@@ -75,6 +88,7 @@ pub fn router(certloop: Certloop, options: ServeOptions) -> Router {
     ));
     Router::new()
         .merge(api)
+        .merge(acme::routes())
         .merge(metrics::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(max_body))

@@ -80,6 +80,12 @@ impl PublicKey {
         &self.spki
     }
 
+    /// The subjectPublicKey BIT STRING contents: an RSAPublicKey DER, an EC point
+    /// (`04 || x || y`) or the Ed25519 key bytes.
+    pub fn subject_public_key(&self) -> &[u8] {
+        &self.raw
+    }
+
     /// The key as a PEM `PUBLIC KEY` document.
     pub fn to_pem(&self) -> String {
         super::pem::pem_encode("PUBLIC KEY", &self.spki)

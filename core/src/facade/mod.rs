@@ -5,6 +5,7 @@
 //! ([`revocation`]), the inventory ([`inventory`]). New capabilities add a file here.
 
 mod acme;
+mod acme_server;
 mod authorities;
 mod deploying;
 mod discovering;
@@ -17,6 +18,7 @@ mod scripts;
 mod tokens;
 
 pub use acme::{AcmeAccountSummary, OrderStatus, PendingOrder};
+pub use acme_server::{RenewalWindow, ValidationJob};
 pub use discovering::{
     DiscoveredItem, DiscoveredLocation, DiscoveryOutcome, Drift, DriftKind, RediscoveryReport,
 };

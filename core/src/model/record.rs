@@ -282,6 +282,8 @@ pub enum AuditAction {
     AcmeAccountRegistered,
     /// An order was kept, waiting for manual domain control validation.
     ValidationPending,
+    /// The ACME server checked a client's challenge (HTTP-01), passed or failed.
+    AcmeChallengeValidated,
 
     /// A certificate was put under management, or its provisioning configuration changed.
     ManagedConfigured,

@@ -114,6 +114,9 @@ pub enum EnrollmentType {
     /// Requests through the library's API, CLI or bindings.
     #[default]
     Api,
+    /// ACME clients (certbot, lego, cert-manager) through `certloop serve`'s ACME server at
+    /// `/acme/{profile slug}/directory`; the REST API and the library can issue under it too.
+    Acme,
 }
 
 /// API enrollment settings, as Infisical spells them.
