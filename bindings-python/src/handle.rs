@@ -8,17 +8,25 @@ use std::sync::{Arc, OnceLock};
 
 use certloop::ca::{CaSpec, ScriptContract};
 use certloop::deploy::DeployTarget;
+use certloop::discovery::files::{FileScanOptions, scan_files};
+use certloop::discovery::host::HostScanOptions;
+use certloop::discovery::network::{NetworkScanOptions, scan_network};
+use certloop::discovery::servers::scan_host;
 use certloop::keystore::{DEFAULT_KEEP_VERSIONS, KeystoreSpec};
+use certloop::lifecycle::managed::ConfigPatch;
 use certloop::model::{IssueRequest, RevocationReason};
 use certloop::policy::ScriptParam;
-use certloop::store::{AuditQuery, CertificateQuery};
+use certloop::store::{AuditQuery, CertificateQuery, ManagedQuery};
+use certloop::{Action, BatchOptions, ManageRequest};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use tokio::runtime::Runtime;
 
 use crate::connector::PythonCa;
-use crate::convert::{from_optional_py, from_py, to_py};
+use crate::convert::{datetime, from_optional_py, from_py, to_py};
+use crate::discovery::{FileScan, HostScan, NetworkScan};
 use crate::errors::{self, IntoPyResult};
+use crate::lifecycle::{Progress, Sweep};
 use crate::records::{
     AuditEvent, CaSummary, CertificateRecord, Crl, DefaultSetup, DueRenewal, IssuedCertificate,
     Profile, Template,
@@ -414,6 +422,192 @@ impl Certloop {
     ) -> PyResult<Bound<'py, PyAny>> {
         let check = run(py, self.inner.pin_check(id, endpoint, server_name))?;
         to_py(py, &check)
+    }
+
+    // ---- managed certificates ------------------------------------------------------------
+
+    /// Put one certificate under management (`{"certificateId", "name", "config": {...}}`).
+    fn manage<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request: ManageRequest = from_py(request, "request")?;
+        let managed = run(py, self.inner.manage(request))?;
+        to_py(py, &managed)
+    }
+
+    /// Put many certificates under management, all or none (an error names the item).
+    fn manage_many<'py>(
+        &self,
+        py: Python<'py>,
+        requests: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let requests: Vec<ManageRequest> = from_py(requests, "requests")?;
+        let managed = run(py, self.inner.manage_many(requests))?;
+        to_py(py, &managed)
+    }
+
+    /// One managed certificate by id or name.
+    fn get_managed<'py>(&self, py: Python<'py>, id_or_name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let managed = run(py, self.inner.managed(id_or_name))?;
+        to_py(py, &managed)
+    }
+
+    /// Managed certificates matching `query` (every one that is not deleted when omitted).
+    #[pyo3(signature = (query = None))]
+    fn list_managed<'py>(
+        &self,
+        py: Python<'py>,
+        query: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let query: ManagedQuery = from_optional_py(query, "query")?;
+        let managed = run(py, self.inner.list_managed(&query))?;
+        to_py(py, &managed)
+    }
+
+    /// Apply `patch` to every one of `ids` (ids or names), all or none.
+    fn bulk_configure<'py>(
+        &self,
+        py: Python<'py>,
+        ids: &Bound<'py, PyAny>,
+        patch: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let ids: Vec<String> = from_py(ids, "ids")?;
+        let patch: ConfigPatch = from_py(patch, "patch")?;
+        let managed = run(py, self.inner.bulk_configure(&ids, &patch))?;
+        to_py(py, &managed)
+    }
+
+    /// Run one action (`{"action": "rotate"}`, ...) on a managed certificate; raises when the
+    /// action failed.
+    fn act<'py>(
+        &self,
+        py: Python<'py>,
+        id_or_name: &str,
+        action: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let action: Action = from_py(action, "action")?;
+        let result = run(py, self.inner.act(id_or_name, action))?;
+        to_py(py, &result)
+    }
+
+    /// Run `action` on every one of `ids` with bounded concurrency; each item has its own
+    /// result, so one failure does not raise. `progress(done, total)` is called after each
+    /// finished item (ids that are not found count as finished at once), with the GIL held,
+    /// all before `batch` returns; an exception it raises goes to `sys.unraisablehook`.
+    #[pyo3(signature = (ids, action, options = None, progress = None))]
+    fn batch<'py>(
+        &self,
+        py: Python<'py>,
+        ids: &Bound<'py, PyAny>,
+        action: &Bound<'py, PyAny>,
+        options: Option<&Bound<'py, PyAny>>,
+        progress: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let ids: Vec<String> = from_py(ids, "ids")?;
+        let action: Action = from_py(action, "action")?;
+        let options: BatchOptions = from_optional_py(options, "options")?;
+        let progress = Progress::from_py(progress)?;
+        let report = run(
+            py,
+            self.inner.batch(&ids, action, options, |done, total| {
+                if let Some(progress) = &progress {
+                    progress.report(done, total);
+                }
+            }),
+        )?;
+        to_py(py, &report)
+    }
+
+    /// One sweep of the agent: claim what is due now, renew and deploy it (inside its
+    /// windows), release it. Options: `owner`, `leaseSeconds`, `chunk`, `concurrency`,
+    /// `maxAttempts`, `retryBaseSeconds`, `expiryWarningDays`.
+    #[pyo3(signature = (options = None))]
+    fn sweep<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options: Sweep = from_optional_py(options, "options")?;
+        let report = run(py, self.inner.sweep(&options.into()))?;
+        to_py(py, &report)
+    }
+
+    /// When a sweep next has work (an aware UTC datetime), or None.
+    fn next_due_at<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        run(py, self.inner.next_due_at())?.map(|at| datetime(py, at)).transpose()
+    }
+
+    /// How many certificates match `query` (the `list` query without paging).
+    #[pyo3(signature = (query = None))]
+    fn count(&self, py: Python<'_>, query: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
+        let query: CertificateQuery = from_optional_py(query, "query")?;
+        run(py, self.inner.count(&query))
+    }
+
+    // ---- discovery -----------------------------------------------------------------------
+
+    /// Scan files and directories (`{"roots": [...], "passwords": [...], "maxDepth", ...}`)
+    /// for PEM, DER, PKCS#12 and JKS certificates and record them as discovered.
+    fn discover_files<'py>(
+        &self,
+        py: Python<'py>,
+        options: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options: FileScanOptions = from_py::<FileScan>(options, "options")?.into();
+        let inner = &self.inner;
+        let outcome = run(py, async move {
+            let report = scan_files(&options, None);
+            inner.record_discovery(&report).await
+        })?;
+        to_py(py, &outcome)
+    }
+
+    /// Probe TLS endpoints (`{"targets": ["host:port", "10.0.0.0/30"], "ports", ...}`) and
+    /// record the certificates they serve.
+    fn discover_network<'py>(
+        &self,
+        py: Python<'py>,
+        options: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options: NetworkScanOptions = from_py::<NetworkScan>(options, "options")?.into();
+        let inner = &self.inner;
+        let outcome = run(py, async move {
+            let report = scan_network(&options, None)?;
+            inner.record_discovery(&report).await
+        })?;
+        to_py(py, &outcome)
+    }
+
+    /// Find this host's running TLS servers (nginx, Apache httpd, Tomcat, ...) and record the
+    /// certificates their configurations name, each with a suggested deployment target.
+    #[pyo3(signature = (options = None))]
+    fn discover_host<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options: HostScanOptions = from_optional_py::<HostScan>(options, "options")?.into();
+        let inner = &self.inner;
+        let outcome = run(py, async move {
+            let report = scan_host(&options, None);
+            inner.record_discovery(&report).await
+        })?;
+        to_py(py, &outcome)
+    }
+
+    /// Every place a scan found a certificate, as the inventory keeps it.
+    fn discovered_locations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let locations = run(py, self.inner.discovered_locations())?;
+        to_py(py, &locations)
+    }
+
+    /// Look again at every known place and report drift (`changed`, `gone`, ...); each drift
+    /// is also a `driftDetected` audit event.
+    fn rediscover<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let report = run(py, self.inner.rediscover())?;
+        to_py(py, &report)
     }
 
     fn __repr__(&self) -> String {

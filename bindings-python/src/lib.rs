@@ -8,8 +8,10 @@
 mod connector;
 mod convert;
 mod crypto;
+mod discovery;
 mod errors;
 mod handle;
+mod lifecycle;
 mod records;
 
 use pyo3::prelude::*;

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import datetime
 import functools
 import os
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, TypeVar, Union
@@ -164,3 +165,57 @@ class AsyncCertloop:
         self, id: str, endpoint: str, server_name: Optional[str] = None
     ) -> Dict[str, Any]:
         return await self._run(self.sync.pin_check, id, endpoint, server_name)
+
+    async def manage(self, request: Mapping[str, Any]) -> Dict[str, Any]:
+        return await self._run(self.sync.manage, request)
+
+    async def manage_many(self, requests: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+        return await self._run(self.sync.manage_many, list(requests))
+
+    async def get_managed(self, id_or_name: str) -> Dict[str, Any]:
+        return await self._run(self.sync.get_managed, id_or_name)
+
+    async def list_managed(self, query: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+        return await self._run(self.sync.list_managed, query)
+
+    async def bulk_configure(
+        self, ids: Iterable[str], patch: Mapping[str, Any]
+    ) -> List[Dict[str, Any]]:
+        return await self._run(self.sync.bulk_configure, list(ids), patch)
+
+    async def act(self, id_or_name: str, action: Mapping[str, Any]) -> Dict[str, Any]:
+        return await self._run(self.sync.act, id_or_name, action)
+
+    async def batch(
+        self,
+        ids: Iterable[str],
+        action: Mapping[str, Any],
+        options: Optional[Mapping[str, Any]] = None,
+        progress: Optional[Callable[[int, int], object]] = None,
+    ) -> Dict[str, Any]:
+        """Like :meth:`Certloop.batch`; ``progress`` runs on the executor thread."""
+        return await self._run(self.sync.batch, list(ids), action, options, progress)
+
+    async def sweep(self, options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        return await self._run(self.sync.sweep, options)
+
+    async def next_due_at(self) -> Optional[datetime.datetime]:
+        return await self._run(self.sync.next_due_at)
+
+    async def count(self, query: Optional[Mapping[str, Any]] = None) -> int:
+        return await self._run(self.sync.count, query)
+
+    async def discover_files(self, options: Mapping[str, Any]) -> Dict[str, Any]:
+        return await self._run(self.sync.discover_files, options)
+
+    async def discover_network(self, options: Mapping[str, Any]) -> Dict[str, Any]:
+        return await self._run(self.sync.discover_network, options)
+
+    async def discover_host(self, options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        return await self._run(self.sync.discover_host, options)
+
+    async def discovered_locations(self) -> List[Dict[str, Any]]:
+        return await self._run(self.sync.discovered_locations)
+
+    async def rediscover(self) -> Dict[str, Any]:
+        return await self._run(self.sync.rediscover)
