@@ -112,3 +112,21 @@ def test_an_unwritable_state_directory_is_an_io_error(tmp_path: Any) -> None:
     err = expect(certloop.CertloopError, certloop.Certloop.open, blocker / "state")
     assert isinstance(err, (certloop.CertloopIOError, certloop.StoreError)), type(err)
     assert err.retryable is True
+
+
+def test_wrongly_shaped_argument_is_refused_without_its_value(cl: certloop.Certloop, tmp_path: Any) -> None:
+    # A password where a list of passwords was expected: the message names the field and the
+    # expected type, never the value.
+    with pytest.raises(certloop.InvalidInput) as bad:
+        cl.discover_files({"roots": [str(tmp_path)], "passwords": "disc-s3cret"})
+    assert bad.value.field == "options.passwords"
+    assert "invalid type, expected a sequence" in str(bad.value)
+    assert "disc-s3cret" not in str(bad.value) and "disc-s3cret" not in repr(bad.value)
+    issued = cl.issue({"attributes": {"commonName": "n.example.internal"}})
+    with pytest.raises(certloop.InvalidInput) as number:
+        cl.write_keystore(issued, {"format": "pkcs12", "path": str(tmp_path / "n.p12"), "password": 918273})
+    assert "918273" not in str(number.value)
+    with pytest.raises(certloop.InvalidInput) as variant:
+        cl.write_keystore(issued, {"format": "variant-s3cret", "path": str(tmp_path / "v")})
+    assert "unknown variant, expected" in str(variant.value)
+    assert "variant-s3cret" not in str(variant.value)
