@@ -510,7 +510,7 @@ impl Certloop {
             return Err(Problem::unauthorized("this certificate is another account's"));
         }
         let record = self.show(&issued.certificate_id).await?;
-        Ok(chain_pem(&record))
+        Ok(chain_pem(&record)?)
     }
 
     /// revokeCert (RFC 8555 §7.6), signed by the account that obtained the certificate or by
@@ -615,15 +615,19 @@ impl Certloop {
     }
 }
 
-/// `leaf + chain` as one PEM text.
-fn chain_pem(record: &CertificateRecord) -> String {
+/// The leaf and its intermediates as one PEM text: the root is left out (clients trust it
+/// already; RFC 8555 §7.4.2 chains end below it).
+fn chain_pem(record: &CertificateRecord) -> Result<String> {
     let mut pem = record.certificate.trim_end().to_owned();
     pem.push('\n');
     if !record.certificate_chain.trim().is_empty() {
-        pem.push_str(record.certificate_chain.trim_end());
-        pem.push('\n');
+        for ca in crypto::inspect_certificates(record.certificate_chain.as_bytes())? {
+            if ca.subject_dn != ca.issuer_dn {
+                pem.push_str(&crypto::pem_encode("CERTIFICATE", &ca.der));
+            }
+        }
     }
-    pem
+    Ok(pem)
 }
 
 /// A serial number in lower-case hex without leading zero bytes.
