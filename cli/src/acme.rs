@@ -13,6 +13,22 @@ pub enum AcmeCommand {
     /// ACME accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// External account keys for `certloop serve`'s ACME server (profiles with
+    /// `"acmeConfig": {"externalAccountRequired": true}`).
+    #[command(subcommand)]
+    Eab(EabCommand),
+}
+
+/// `certloop acme eab ...`
+#[derive(Debug, Subcommand)]
+pub enum EabCommand {
+    /// Make a key id and HMAC key for an ACME client (certbot `--eab-kid --eab-hmac-key`,
+    /// lego `--eab --kid --hmac`); the HMAC key is printed once and kept sealed.
+    Create {
+        /// The ACME-enrolled profile (slug or id).
+        #[arg(long)]
+        profile: String,
+    },
 }
 
 /// `certloop acme account ...`
@@ -75,6 +91,22 @@ pub async fn acme(certloop: &Certloop, command: AcmeCommand, as_json: bool) -> R
             emit(&format!(
                 "ACME account {} ({}) at {}\n",
                 account.id, account.account_url, account.directory_url
+            ))
+        }
+        AcmeCommand::Eab(EabCommand::Create { profile }) => {
+            let created = certloop.acme_server_create_eab(&profile).await?;
+            if as_json {
+                return emit_json(&serde_json::json!({
+                    "kid": created.kid,
+                    "hmacKey": created.hmac_key.expose(),
+                    "profile": created.profile,
+                }));
+            }
+            emit(&format!(
+                "kid {}\nhmac-key {}\n(for profile {}; the HMAC key is not shown again)\n",
+                created.kid,
+                created.hmac_key.expose(),
+                created.profile
             ))
         }
         AcmeCommand::Account(AccountCommand::List) => {

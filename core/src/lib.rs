@@ -32,6 +32,7 @@ pub use facade::{
     SweepReport,
 };
 pub use facade::{CaSummary, Certloop, DefaultSetup, DueRenewal, defaults};
+pub use facade::{CreatedEab, external_account_required};
 pub use facade::{
     DiscoveredItem, DiscoveredLocation, DiscoveryOutcome, Drift, DriftKind, RediscoveryReport,
 };

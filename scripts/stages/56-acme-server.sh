@@ -41,6 +41,14 @@ cat >"$work/acme.json" <<'EOF'
  "enrollmentType": "ACME", "apiConfig": {"autoRenew": true, "renewBeforeDays": 30}}
 EOF
 cl profile create --file "$work/acme.json" >/dev/null
+cat >"$work/acme-eab.json" <<'EOF'
+{"slug": "acme-eab", "templateId": "tls-server", "issuer": {"type": "internalCa", "caId": "certloop-issuing"},
+ "enrollmentType": "ACME", "acmeConfig": {"externalAccountRequired": true}}
+EOF
+cl profile create --file "$work/acme-eab.json" >/dev/null
+cl acme eab create --profile acme-eab --json >"$work/eab.json"
+eab_kid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kid"])' "$work/eab.json")
+eab_hmac=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hmacKey"])' "$work/eab.json")
 cl ca export certloop-root >"$work/root.pem"
 
 step "certloop serve with HTTP-01 validation on loopback"
@@ -110,6 +118,18 @@ timeout 180 certbot revoke "${cb[@]}" --server "$directory" --cert-path "$live/c
 [ "$(state_of "$second")" = revoked ] || fail "certbot's revocation did not reach the inventory"
 [ "$(state_of "$first")" = issued ] || fail "the first certbot certificate changed state"
 
+step "certbot with an external account binding (a profile that requires one)"
+eab=(--non-interactive --config-dir "$work/certbot-eab/config" --work-dir "$work/certbot-eab/work"
+  --logs-dir "$work/certbot-eab/logs" --server "http://127.0.0.1:$port/acme/acme-eab/directory")
+if timeout 180 certbot register "${eab[@]}" --agree-tos --register-unsafely-without-email >"$work/certbot.out" 2>&1; then
+  fail "certbot registered without the external account binding the profile requires"
+fi
+grep -qi "external account" "$work/certbot.out" || { cat "$work/certbot.out"; fail "no externalAccountRequired error"; }
+timeout 180 certbot certonly "${eab[@]}" --standalone --agree-tos --register-unsafely-without-email \
+  --eab-kid "$eab_kid" --eab-hmac-key "$eab_hmac" --http-01-address 127.0.0.1 --http-01-port "$http01" \
+  -d www.certbot.test >"$work/certbot.out" 2>&1 || { cat "$work/certbot.out"; fail "certbot with EAB failed"; }
+verify "$work/certbot-eab/config/live/www.certbot.test/fullchain.pem"
+
 lg=(--accept-tos --email ops@example.test --server "$directory" --path "$work/lego"
   --domains www.lego.test --http --http.port "127.0.0.1:$http01")
 step "lego: obtain, renew, revoke (HTTP-01, ES256 account key)"
@@ -134,12 +154,14 @@ python3 - "$work/audit.json" <<'EOF' || fail "the audit log is missing ACME even
 import collections, json, sys
 events = json.load(open(sys.argv[1]))
 count = collections.Counter(e["action"] for e in events)
-assert count["acmeAccountRegistered"] == 2, count
-assert count["acmeChallengeValidated"] >= 4, count
+assert count["acmeAccountRegistered"] == 3, count
+assert count["acmeChallengeValidated"] >= 5, count
 issued = [e for e in events if e["action"] == "issued" and e["actor"].startswith("acme:")]
-assert len(issued) == 4, issued
+assert len(issued) == 5, issued
+assert any("bound to EAB key" in e["detail"] for e in events), "no EAB-bound account"
 assert count["revoked"] == 2, count
 print(dict(count))
 EOF
 if grep -q "panicked" "$work/server.log"; then fail "the server panicked"; fi
+if grep -qF "$eab_hmac" "$work/audit.json" "$work/server.log"; then fail "the EAB HMAC key was logged"; fi
 echo "stage 56-acme-server: certbot and lego obtained, renewed and revoked over HTTP-01"

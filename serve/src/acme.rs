@@ -185,7 +185,7 @@ async fn directory(
     match profile(&app, &slug).await {
         Ok(profile) => {
             let meta = serde_json::json!({
-                "externalAccountRequired": false,
+                "externalAccountRequired": certloop::external_account_required(&profile),
                 "profiles": { profile.slug.clone(): profile.description.clone().unwrap_or_default() },
             });
             Acme::json(StatusCode::OK, urls.directory(meta)).finish(&app, &urls)

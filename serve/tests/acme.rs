@@ -480,3 +480,53 @@ async fn an_order_is_validated_finalized_downloaded_and_revoked_by_its_key() {
         .expect("RFC 3339");
     assert!(end <= time::OffsetDateTime::now_utc(), "a revoked certificate's window is open now");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_account_binding_is_required_and_checked() {
+    let acme = Acme::start(1).await;
+    let mut profile = acme.certloop.get_profile("acme").await.expect("profile");
+    profile.acme_config =
+        Some(certloop::policy::AcmeEnrollmentConfig { external_account_required: true });
+    acme.certloop.save_profile(profile).await.expect("save");
+    let directory = acme.send(Method::GET, &acme.url("directory"), "text/plain", vec![]).await;
+    assert_eq!(directory.json()["meta"]["externalAccountRequired"], true);
+
+    let created = acme.certloop.acme_server_create_eab("acme").await.expect("EAB key");
+    assert!(!format!("{created:?}").contains(created.hmac_key.expose()), "Debug hides the key");
+    let hmac_key = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(created.hmac_key.expose())
+        .expect("base64url");
+    let url = acme.url("new-account");
+    let key = ClientKey::new();
+    let binding = |mac_key: &[u8], kid: &str, bound: &Value| {
+        let protected = b64(json!({"alg": "HS256", "kid": kid, "url": url}).to_string().as_bytes());
+        let payload = b64(bound.to_string().as_bytes());
+        let mac = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, mac_key),
+            format!("{protected}.{payload}").as_bytes(),
+        );
+        json!({"protected": protected, "payload": payload, "signature": b64(mac.as_ref())})
+    };
+
+    let none = acme.post(&key, None, &url, Some(&json!({"termsOfServiceAgreed": true}))).await;
+    assert_eq!(none.problem(), "externalAccountRequired");
+    let wrong_mac = binding(b"not the key", &created.kid, &key.jwk());
+    let refused =
+        acme.post(&key, None, &url, Some(&json!({"externalAccountBinding": wrong_mac}))).await;
+    assert_eq!(refused.problem(), "unauthorized");
+    let other_key = binding(&hmac_key, &created.kid, &ClientKey::new().jwk());
+    let refused =
+        acme.post(&key, None, &url, Some(&json!({"externalAccountBinding": other_key}))).await;
+    assert_eq!(refused.problem(), "unauthorized", "the binding must carry this account's key");
+    let unknown = binding(&hmac_key, "eab_nobody", &key.jwk());
+    let refused =
+        acme.post(&key, None, &url, Some(&json!({"externalAccountBinding": unknown}))).await;
+    assert_eq!(refused.problem(), "unauthorized");
+    let good = binding(&hmac_key, &created.kid, &key.jwk());
+    let bound = acme.post(&key, None, &url, Some(&json!({"externalAccountBinding": good}))).await;
+    assert_eq!(bound.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&bound.body));
+    let events = acme.certloop.audit_log(&Default::default()).await.expect("audit");
+    assert!(events.iter().any(|e| e.detail.contains(&format!("bound to EAB key {}", created.kid))));
+    let text = serde_json::to_string(&events).expect("json");
+    assert!(!text.contains(created.hmac_key.expose()), "the HMAC key is never audited");
+}

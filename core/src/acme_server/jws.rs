@@ -122,6 +122,64 @@ pub fn parse(body: &[u8], request_url: &str) -> Result<SignedRequest, Problem> {
     })
 }
 
+/// An external account binding (RFC 8555 §7.3.4): a JWS over the account's JWK, MACed
+/// with HS256 under a key the CA handed out (`kid`).
+pub struct ExternalBinding {
+    /// The EAB key id.
+    pub kid: String,
+    signing_input: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl ExternalBinding {
+    /// Parse the `externalAccountBinding` of a newAccount request sent to `url` for the
+    /// account key `account_key`: HS256, the same URL, and the account's key as payload.
+    pub fn parse(value: &serde_json::Value, url: &str, account_key: &Jwk) -> Result<Self, Problem> {
+        let flat: Flattened = serde_json::from_value(value.clone()).map_err(|e| {
+            Problem::malformed(format!("externalAccountBinding is not a flattened JWS: {e}"))
+        })?;
+        #[derive(Deserialize)]
+        struct EabHeader {
+            alg: String,
+            kid: String,
+            url: String,
+        }
+        let header: EabHeader =
+            serde_json::from_slice(&b64(&flat.protected, "externalAccountBinding.protected")?)
+                .map_err(|e| Problem::malformed(format!("externalAccountBinding header: {e}")))?;
+        if header.alg != "HS256" {
+            return Err(Problem::new(
+                ProblemType::BadSignatureAlgorithm,
+                format!("externalAccountBinding uses {:?}; use HS256", header.alg),
+            ));
+        }
+        if header.url != url {
+            return Err(Problem::unauthorized("externalAccountBinding is for another URL"));
+        }
+        let bound: Jwk =
+            serde_json::from_slice(&b64(&flat.payload, "externalAccountBinding.payload")?)
+                .map_err(|e| Problem::malformed(format!("externalAccountBinding payload: {e}")))?;
+        if bound != *account_key {
+            return Err(Problem::unauthorized("externalAccountBinding binds another key"));
+        }
+        let mut signing_input = flat.protected.into_bytes();
+        signing_input.push(b'.');
+        signing_input.extend_from_slice(flat.payload.as_bytes());
+        Ok(Self {
+            kid: header.kid,
+            signing_input,
+            signature: b64(&flat.signature, "externalAccountBinding.signature")?,
+        })
+    }
+
+    /// Check the MAC with the EAB key (constant time).
+    pub fn verify(&self, hmac_key: &[u8]) -> Result<(), Problem> {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, hmac_key);
+        ring::hmac::verify(&key, &self.signing_input, &self.signature)
+            .map_err(|_| Problem::unauthorized("externalAccountBinding's MAC does not verify"))
+    }
+}
+
 /// A public JSON Web Key: EC (P-256, P-384), RSA or OKP (Ed25519). Unknown members are ignored
 /// (clients add `alg`, `use`, `kid`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

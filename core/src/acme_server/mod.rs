@@ -46,6 +46,8 @@ pub enum ProblemType {
     IncorrectResponse,
     /// The validation server could not be reached.
     Connection,
+    /// New accounts need an external account binding.
+    ExternalAccountRequired,
     /// Something failed on the server.
     ServerInternal,
 }
@@ -68,6 +70,7 @@ impl ProblemType {
             Self::BadRevocationReason => "badRevocationReason",
             Self::IncorrectResponse => "incorrectResponse",
             Self::Connection => "connection",
+            Self::ExternalAccountRequired => "externalAccountRequired",
             Self::ServerInternal => "serverInternal",
         }
     }

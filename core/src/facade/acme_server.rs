@@ -19,6 +19,8 @@ use crate::policy::EnrollmentType;
 const ACCOUNT: DocumentKind =
     DocumentKind { kind: "acmeServerAccount", what: "ACME server account" };
 const ORDER: DocumentKind = DocumentKind { kind: "acmeServerOrder", what: "ACME server order" };
+const EAB_KEY: DocumentKind =
+    DocumentKind { kind: "acmeEabKey", what: "ACME external account key" };
 const ISSUED: DocumentKind =
     DocumentKind { kind: "acmeServerCertificate", what: "ACME-issued certificate" };
 
@@ -37,6 +39,33 @@ struct IssuedTo {
     account_id: String,
     order_id: String,
     serial_number: String,
+}
+
+/// An external account key as stored: the HMAC key sealed with the master key.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredEab {
+    kid: String,
+    profile_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    sealed_key: String,
+}
+
+/// A new external account key: hand `kid` and `hmac_key` to the ACME client's operator
+/// (certbot `--eab-kid --eab-hmac-key`, lego `--kid --hmac`). The key is shown this once.
+#[derive(Debug)]
+pub struct CreatedEab {
+    /// The key id.
+    pub kid: String,
+    /// The HMAC key, base64url (redacted in `Debug`).
+    pub hmac_key: crypto::SecretString,
+    /// The profile's slug.
+    pub profile: String,
+}
+
+fn eab_context(kid: &str) -> Vec<u8> {
+    format!("certloop acme eab {kid}").into_bytes()
 }
 
 /// A challenge the client said is ready: what [`Certloop::acme_server_validate`] checks.
@@ -171,13 +200,17 @@ impl Certloop {
         if body.only_return_existing {
             return Err(Problem::new(ProblemType::AccountDoesNotExist, "no account has this key"));
         }
-        if body.external_account_binding.is_some() {
-            return Err(Problem::new(
-                ProblemType::Malformed,
-                "this server does not take external account bindings yet",
-            ));
-        }
         check_contacts(&body.contact)?;
+        let eab_kid = match &body.external_account_binding {
+            Some(binding) => Some(self.verify_binding(profile, binding, &request.url, key).await?),
+            None if external_account_required(profile) => {
+                return Err(Problem::new(
+                    ProblemType::ExternalAccountRequired,
+                    format!("profile {} needs an external account binding", profile.slug),
+                ));
+            }
+            None => None,
+        };
         let account = ServerAccount {
             id: uuid::Uuid::new_v4().simple().to_string(),
             profile_id: profile.id.clone(),
@@ -188,7 +221,9 @@ impl Certloop {
             created_at: self.now(),
         };
         self.put_typed(ACCOUNT, &account.id, &slug, &account).await?;
-        let detail = format!("ACME server account {} under profile {}", account.id, profile.slug);
+        let bound = eab_kid.map(|kid| format!(", bound to EAB key {kid}")).unwrap_or_default();
+        let detail =
+            format!("ACME server account {} under profile {}{bound}", account.id, profile.slug);
         let subject = Some(account.id.as_str());
         self.audit(
             AuditAction::AcmeAccountRegistered,
@@ -199,6 +234,62 @@ impl Certloop {
         )
         .await?;
         Ok((account, true))
+    }
+
+    /// Check an external account binding against the stored key; its kid on success.
+    async fn verify_binding(
+        &self,
+        profile: &CertificateProfile,
+        binding: &serde_json::Value,
+        url: &str,
+        account_key: &crate::acme_server::jws::Jwk,
+    ) -> Result<String, Problem> {
+        let binding = crate::acme_server::jws::ExternalBinding::parse(binding, url, account_key)?;
+        let unknown =
+            || Problem::unauthorized(format!("no EAB key {} on this profile", binding.kid));
+        let stored: StoredEab = match self.get_typed(EAB_KEY, &binding.kid).await {
+            Ok(stored) => stored,
+            Err(Error::NotFound { .. }) => return Err(unknown()),
+            Err(e) => return Err(e.into()),
+        };
+        if stored.profile_id != profile.id || stored.kid != binding.kid {
+            return Err(unknown());
+        }
+        use base64::Engine as _;
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(&stored.sealed_key)
+            .map_err(|_| Error::store(format!("EAB key {} is unreadable", stored.kid)))?;
+        let key = self.inner.sealer.open(&sealed, &eab_context(&stored.kid))?;
+        binding.verify(&key)?;
+        Ok(stored.kid)
+    }
+
+    /// Make an external account key for ACME profile `profile`; the HMAC key is returned this
+    /// once and kept sealed with the master key.
+    pub async fn acme_server_create_eab(&self, profile: &str) -> Result<CreatedEab> {
+        use base64::Engine as _;
+        use ring::rand::SecureRandom as _;
+        let profile = self.acme_server_profile(profile).await?;
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        ring::rand::SystemRandom::new()
+            .fill(key.as_mut())
+            .map_err(|_| Error::crypto("the system random source failed"))?;
+        let kid = format!("eab_{}", uuid::Uuid::new_v4().simple());
+        let sealed = self.inner.sealer.seal(key.as_ref(), &eab_context(&kid))?;
+        let stored = StoredEab {
+            kid: kid.clone(),
+            profile_id: profile.id.clone(),
+            created_at: self.now(),
+            sealed_key: base64::engine::general_purpose::STANDARD.encode(sealed),
+        };
+        self.put_typed(EAB_KEY, &kid, &kid, &stored).await?;
+        let detail = format!("ACME external account key {kid} for profile {}", profile.slug);
+        self.audit(AuditAction::TokenCreated, None, Some(&kid), AuditOutcome::Success, detail)
+            .await?;
+        let hmac_key = crypto::SecretString::new(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_ref()),
+        );
+        Ok(CreatedEab { kid, hmac_key, profile: profile.slug })
     }
 
     /// POST to an account URL (RFC 8555 §7.3.2, §7.3.6): update contacts, or deactivate.
@@ -613,6 +704,11 @@ impl Certloop {
         }
         Ok(issued)
     }
+}
+
+/// Whether the profile's new ACME accounts need an external account binding.
+pub fn external_account_required(profile: &CertificateProfile) -> bool {
+    profile.acme_config.is_some_and(|c| c.external_account_required)
 }
 
 /// The leaf and its intermediates as one PEM text: the root is left out (clients trust it

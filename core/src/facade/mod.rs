@@ -18,7 +18,7 @@ mod scripts;
 mod tokens;
 
 pub use acme::{AcmeAccountSummary, OrderStatus, PendingOrder};
-pub use acme_server::{RenewalWindow, ValidationJob};
+pub use acme_server::{CreatedEab, RenewalWindow, ValidationJob, external_account_required};
 pub use discovering::{
     DiscoveredItem, DiscoveredLocation, DiscoveryOutcome, Drift, DriftKind, RediscoveryReport,
 };

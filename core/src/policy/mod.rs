@@ -17,7 +17,9 @@ pub use lint::{
     CABF_POLICY_OIDS, LintFinding, LintInput, LintProfile, lint_certificate, lint_rules,
 };
 pub use presets::{br_max_validity, br_max_validity_days};
-pub use profile::{ApiConfig, CertificateProfile, EnrollmentType, ProfileIssuer};
+pub use profile::{
+    AcmeEnrollmentConfig, ApiConfig, CertificateProfile, EnrollmentType, ProfileIssuer,
+};
 pub use renewal::{
     DaysBeforeExpiry, Expired, FixedDate, LifecyclePolicy, LifetimePercentage, RenewalChain,
     RenewalCheck, RenewalReason,

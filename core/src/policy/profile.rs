@@ -51,6 +51,9 @@ pub struct CertificateProfile {
     /// Settings of API enrollment (auto-renewal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_config: Option<ApiConfig>,
+    /// Settings of ACME enrollment (`enrollmentType: "ACME"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme_config: Option<AcmeEnrollmentConfig>,
     /// Attributes used where a request leaves them out.
     #[serde(default)]
     pub defaults: CertificateAttributes,
@@ -130,6 +133,16 @@ pub struct ApiConfig {
     pub renew_before_days: u32,
 }
 
+/// ACME enrollment settings: `{"externalAccountRequired": true}` makes every new account
+/// bind to a key made with `certloop acme eab create` (RFC 8555 §7.3.4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AcmeEnrollmentConfig {
+    /// Whether new accounts need an external account binding.
+    #[serde(default)]
+    pub external_account_required: bool,
+}
+
 /// The wire form accepted on input, with Infisical's aliases.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -149,6 +162,8 @@ struct ProfileWire {
     enrollment_type: EnrollmentType,
     #[serde(default)]
     api_config: Option<ApiConfig>,
+    #[serde(default)]
+    acme_config: Option<AcmeEnrollmentConfig>,
     #[serde(default)]
     defaults: CertificateAttributes,
     #[serde(default)]
@@ -170,6 +185,7 @@ impl CertificateProfile {
             issuer: ProfileIssuer::InternalCa { ca_id: ca_id.into() },
             enrollment_type: EnrollmentType::Api,
             api_config: None,
+            acme_config: None,
             defaults: CertificateAttributes::default(),
             manage_keys: false,
         }
@@ -274,6 +290,7 @@ impl TryFrom<ProfileWire> for CertificateProfile {
             issuer,
             enrollment_type: wire.enrollment_type,
             api_config: wire.api_config,
+            acme_config: wire.acme_config,
             defaults: wire.defaults,
             manage_keys: wire.manage_keys,
         })
