@@ -32,6 +32,11 @@ pub struct ServeArgs {
     /// repeatable), like curl's --resolve.
     #[arg(long = "acme-resolve", value_name = "NAME=ADDRESS")]
     pub acme_resolve: Vec<String>,
+    /// The DNS server (`ADDRESS:PORT`) DNS-01 asks for TXT records, and HTTP-01 for A records
+    /// (default: the first nameserver of /etc/resolv.conf for DNS-01, the system resolver for
+    /// HTTP-01).
+    #[arg(long)]
+    pub acme_dns_server: Option<SocketAddr>,
 }
 
 /// `--acme-resolve` values as a map, naming the bad one.
@@ -150,6 +155,7 @@ pub async fn serve(certloop: Certloop, args: ServeArgs, verbose: bool) -> Result
     let acme_validation = certloop::acme_server::ValidationOptions {
         http01_port: args.acme_http01_port,
         resolve: resolve_map(&args.acme_resolve)?,
+        dns_server: args.acme_dns_server,
         ..Default::default()
     };
     let options = ServeOptions {

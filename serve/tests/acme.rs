@@ -112,6 +112,21 @@ struct Acme {
 
 impl Acme {
     async fn start(http01_port: u16) -> Self {
+        Self::start_with(http01_port, None).await
+    }
+
+    /// Stop this server and serve the same inventory again, validating with `dns_server`.
+    async fn restart_with_dns(&mut self, dns_server: SocketAddr) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let port = 1;
+        let next = Self::serve(self.certloop.clone(), port, Some(dns_server)).await;
+        self.root = next.0;
+        self.stop = Some(next.1);
+    }
+
+    async fn start_with(http01_port: u16, dns_server: Option<SocketAddr>) -> Self {
         let certloop = Certloop::in_memory().await.expect("in-memory certloop");
         certloop.init_default().await.expect("default set-up");
         let profile: certloop::policy::CertificateProfile = serde_json::from_value(json!({
@@ -121,6 +136,20 @@ impl Acme {
         }))
         .expect("profile");
         certloop.save_profile(profile).await.expect("save profile");
+        let (root, stop) = Self::serve(certloop.clone(), http01_port, dns_server).await;
+        Self {
+            root,
+            certloop,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            stop: Some(stop),
+        }
+    }
+
+    async fn serve(
+        certloop: Certloop,
+        http01_port: u16,
+        dns_server: Option<SocketAddr>,
+    ) -> (String, tokio::sync::oneshot::Sender<()>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("address");
         let mut validation = ValidationOptions { http01_port, ..Default::default() };
@@ -128,17 +157,13 @@ impl Acme {
             validation.resolve.insert(name.into(), IpAddr::V4(Ipv4Addr::LOCALHOST));
         }
         validation.timeout = std::time::Duration::from_secs(5);
+        validation.dns_server = dns_server;
         let options = ServeOptions { acme_validation: validation, ..Default::default() };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(certloop_serve::serve(listener, certloop.clone(), options, async {
+        tokio::spawn(certloop_serve::serve(listener, certloop, options, async {
             let _ = stopped.await;
         }));
-        Self {
-            root: format!("http://{addr}/acme/acme"),
-            certloop,
-            client: Client::builder(TokioExecutor::new()).build_http(),
-            stop: Some(stop),
-        }
+        (format!("http://{addr}/acme/acme"), stop)
     }
 
     fn url(&self, path: &str) -> String {
@@ -327,15 +352,15 @@ async fn protocol_errors_are_problems_and_the_server_keeps_serving() {
     assert_eq!(forged.problem(), "malformed", "a signature by another key does not verify");
 
     // Identifiers this server will not validate.
-    let wildcard = acme
+    let bad_name = acme
         .post(
             &key,
             Some(&kid),
             &acme.url("new-order"),
-            Some(&json!({"identifiers": [{"type": "dns", "value": "*.acme.test"}]})),
+            Some(&json!({"identifiers": [{"type": "dns", "value": "bad..name.acme.test"}]})),
         )
         .await;
-    assert_eq!(wildcard.problem(), "rejectedIdentifier");
+    assert_eq!(bad_name.problem(), "rejectedIdentifier");
     let email = acme
         .post(
             &key,
@@ -529,4 +554,147 @@ async fn external_account_binding_is_required_and_checked() {
     assert!(events.iter().any(|e| e.detail.contains(&format!("bound to EAB key {}", created.kid))));
     let text = serde_json::to_string(&events).expect("json");
     assert!(!text.contains(created.hmac_key.expose()), "the HMAC key is never audited");
+}
+
+/// pebble-challtestsrv on free loopback ports: its DNS server (TXT records set through its
+/// management API) and the management address. Killed on drop.
+struct ChallTestSrv {
+    child: std::process::Child,
+    dns: SocketAddr,
+    management: SocketAddr,
+}
+
+impl ChallTestSrv {
+    fn free_port() -> u16 {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        socket.local_addr().expect("address").port()
+    }
+
+    async fn start() -> Self {
+        let (dns, management) = (Self::free_port(), Self::free_port());
+        let child = std::process::Command::new("pebble-challtestsrv")
+            .args(["-dns01", &format!("127.0.0.1:{dns}"), "-management"])
+            .arg(format!("127.0.0.1:{management}"))
+            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("pebble-challtestsrv runs (Debian package pebble; scripts/test installs it)");
+        // Built before waiting, so a panic below still kills the child (Drop).
+        let server = Self {
+            child,
+            dns: ([127, 0, 0, 1], dns).into(),
+            management: ([127, 0, 0, 1], management).into(),
+        };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(server.management).await.is_ok() {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("pebble-challtestsrv did not listen within 5 s");
+    }
+
+    async fn set_txt(&self, host: &str, value: &str) {
+        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let body = json!({"host": host, "value": value}).to_string();
+        let request = Request::post(format!("http://{}/set-txt", self.management))
+            .body(Full::new(Bytes::from(body)))
+            .expect("request");
+        let answer = client.request(request).await.expect("management API");
+        assert!(answer.status().is_success(), "set-txt: {}", answer.status());
+    }
+}
+
+impl Drop for ChallTestSrv {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns01_proves_a_wildcard_through_a_real_dns_server() {
+    let dns = ChallTestSrv::start().await;
+    let key = ClientKey::new();
+    let mut acme = Acme::start(1).await;
+    acme.restart_with_dns(dns.dns).await;
+    let kid = acme.account(&key).await;
+    let (order_url, order) = acme.order(&key, &kid, &["*.w.acme.test", "v.acme.test"]).await;
+    let mut challenges = Vec::new();
+    for authz_url in order["authorizations"].as_array().expect("authorizations") {
+        let authz =
+            acme.post(&key, Some(&kid), authz_url.as_str().expect("url"), None).await.json();
+        let kinds: Vec<&str> = authz["challenges"]
+            .as_array()
+            .expect("challenges")
+            .iter()
+            .filter_map(|c| c["type"].as_str())
+            .collect();
+        let dns01 = authz["challenges"]
+            .as_array()
+            .expect("challenges")
+            .iter()
+            .find(|c| c["type"] == "dns-01")
+            .expect("a dns-01 challenge")
+            .clone();
+        if authz["wildcard"] == true {
+            assert_eq!(kinds, ["dns-01"], "a wildcard is proven in DNS only");
+            assert_eq!(authz["identifier"]["value"], "w.acme.test");
+        } else {
+            assert_eq!(kinds, ["http-01", "dns-01"]);
+        }
+        challenges.push((
+            authz_url.as_str().expect("url").to_owned(),
+            authz["identifier"]["value"].as_str().expect("name").to_owned(),
+            dns01,
+        ));
+    }
+    // The wildcard's record is right; v.acme.test's record holds another value.
+    for (authz_url, name, challenge) in &challenges {
+        let token = challenge["token"].as_str().expect("token");
+        let key_authz = format!("{token}.{}", key.thumbprint());
+        let digest =
+            b64(ring::digest::digest(&ring::digest::SHA256, key_authz.as_bytes()).as_ref());
+        let value = if name == "w.acme.test" { digest } else { "not-the-digest".to_owned() };
+        dns.set_txt(&format!("_acme-challenge.{name}."), &value).await;
+        acme.post(&key, Some(&kid), challenge["url"].as_str().expect("url"), Some(&json!({})))
+            .await;
+        let settled = acme.settled(&key, &kid, authz_url).await;
+        if name == "w.acme.test" {
+            assert_eq!(settled["status"], "valid", "{settled}");
+        } else {
+            assert_eq!(settled["status"], "invalid", "{settled}");
+            let detail = settled["challenges"][1]["error"]["detail"].as_str().unwrap_or_default();
+            assert!(detail.contains("not-the-digest"), "{detail}");
+        }
+    }
+    assert_eq!(acme.post(&key, Some(&kid), &order_url, None).await.json()["status"], "invalid");
+
+    // A wildcard alone: valid DNS, finalized, the certificate names *.w.acme.test.
+    let (order_url, order) = acme.order(&key, &kid, &["*.w.acme.test"]).await;
+    let authz_url = order["authorizations"][0].as_str().expect("url").to_owned();
+    let authz = acme.post(&key, Some(&kid), &authz_url, None).await.json();
+    let challenge = authz["challenges"][0].clone();
+    let key_authz = format!("{}.{}", challenge["token"].as_str().expect("token"), key.thumbprint());
+    dns.set_txt(
+        "_acme-challenge.w.acme.test.",
+        &b64(ring::digest::digest(&ring::digest::SHA256, key_authz.as_bytes()).as_ref()),
+    )
+    .await;
+    acme.post(&key, Some(&kid), challenge["url"].as_str().expect("url"), Some(&json!({}))).await;
+    assert_eq!(acme.settled(&key, &kid, &authz_url).await["status"], "valid");
+    assert_eq!(acme.post(&key, Some(&kid), &order_url, None).await.json()["status"], "ready");
+    let finalize = order["finalize"].as_str().expect("finalize").to_owned();
+    let done = acme
+        .post(&key, Some(&kid), &finalize, Some(&json!({"csr": b64(&csr_der(&["*.w.acme.test"]))})))
+        .await;
+    assert_eq!(done.json()["status"], "valid", "{}", String::from_utf8_lossy(&done.body));
+    let chain =
+        acme.post(&key, Some(&kid), done.json()["certificate"].as_str().expect("url"), None).await;
+    let leaf = &certloop::crypto::inspect_certificates(&chain.body).expect("PEM")[0];
+    assert_eq!(
+        leaf.alt_names.iter().map(|n| n.value.as_str()).collect::<Vec<_>>(),
+        ["*.w.acme.test"]
+    );
 }

@@ -12,7 +12,7 @@ mod validation;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-pub use validation::{ValidationOptions, validate_http01};
+pub use validation::{ValidationOptions, validate_dns01, validate_http01};
 
 /// An ACME error type (RFC 8555 §6.7), `urn:ietf:params:acme:error:<name>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

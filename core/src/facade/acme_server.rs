@@ -72,6 +72,7 @@ fn eab_context(kid: &str) -> Vec<u8> {
 #[derive(Clone, Debug)]
 pub struct ValidationJob {
     order_id: String,
+    kind: String,
     index: usize,
     name: String,
     token: String,
@@ -338,17 +339,27 @@ impl Certloop {
             if identifiers.contains(&identifier) {
                 continue;
             }
-            authorizations.push(ServerAuthorization {
-                identifier: identifier.clone(),
-                wildcard: false,
-                status: Status::Pending,
-                challenges: vec![ServerChallenge {
-                    kind: "http-01".into(),
+            let base = identifier.value.strip_prefix("*.");
+            // A wildcard can only be proven in DNS; a name either way.
+            let kinds: &[&str] = if base.is_some() { &["dns-01"] } else { &["http-01", "dns-01"] };
+            let mut challenges = Vec::with_capacity(kinds.len());
+            for kind in kinds {
+                challenges.push(ServerChallenge {
+                    kind: (*kind).into(),
                     token: random_token()?,
                     status: Status::Pending,
                     validated: None,
                     error: None,
-                }],
+                });
+            }
+            authorizations.push(ServerAuthorization {
+                identifier: Identifier {
+                    kind: identifier.kind.clone(),
+                    value: base.unwrap_or(&identifier.value).to_owned(),
+                },
+                wildcard: base.is_some(),
+                status: Status::Pending,
+                challenges,
             });
             identifiers.push(identifier);
         }
@@ -440,6 +451,7 @@ impl Certloop {
         challenge.status = Status::Processing;
         let job = ValidationJob {
             order_id: order.id.clone(),
+            kind: challenge.kind.clone(),
             index,
             name,
             token: challenge.token.clone(),
@@ -456,13 +468,16 @@ impl Certloop {
         job: ValidationJob,
         options: &ValidationOptions,
     ) -> Result<bool> {
-        let outcome = crate::acme_server::validate_http01(
-            options,
-            &job.name,
-            &job.token,
-            &job.key_authorization,
-        )
-        .await;
+        let outcome = match job.kind.as_str() {
+            "dns-01" => {
+                crate::acme_server::validate_dns01(options, &job.name, &job.key_authorization).await
+            }
+            _ => {
+                let (name, token) = (&job.name, &job.token);
+                crate::acme_server::validate_http01(options, name, token, &job.key_authorization)
+                    .await
+            }
+        };
         let _lock = ORDER_LOCK.lock().await;
         let mut order: ServerOrder = self.get_typed(ORDER, &job.order_id).await?;
         let now = self.now();
@@ -486,8 +501,10 @@ impl Certloop {
         order.settle();
         self.put_typed(ORDER, &order.id, &order.id, &order).await?;
         let (result, detail) = match &outcome {
-            Ok(()) => (AuditOutcome::Success, format!("http-01 for {} passed", job.name)),
-            Err(why) => (AuditOutcome::Failure, format!("http-01 for {} failed: {why}", job.name)),
+            Ok(()) => (AuditOutcome::Success, format!("{} for {} passed", job.kind, job.name)),
+            Err(why) => {
+                (AuditOutcome::Failure, format!("{} for {} failed: {why}", job.kind, job.name))
+            }
         };
         self.audit(AuditAction::AcmeChallengeValidated, None, Some(&order.id), result, detail)
             .await?;
@@ -748,17 +765,12 @@ fn check_contacts(contact: &[String]) -> Result<(), Problem> {
     Ok(())
 }
 
-/// A lower-cased identifier this server can validate with HTTP-01.
+/// A lower-cased identifier this server can validate (HTTP-01 or DNS-01; `*.` names DNS-01
+/// only).
 fn normalized(identifier: Identifier, index: usize) -> Result<Identifier, Problem> {
     let field = format!("identifiers[{index}]");
     let value = identifier.value.trim_end_matches('.').to_ascii_lowercase();
     let san = match identifier.kind.as_str() {
-        "dns" if value.starts_with("*.") => {
-            return Err(Problem::new(
-                ProblemType::RejectedIdentifier,
-                format!("{field}: wildcards need dns-01, which this server does not offer"),
-            ));
-        }
         "dns" => crate::model::SubjectAltName::dns(value.clone()),
         "ip" => match value.parse() {
             Ok(ip) => crate::model::SubjectAltName::ip(ip),
