@@ -35,7 +35,7 @@ use crate::AppState;
 /// get `badNonce` and retry).
 const NONCES_KEPT: usize = 100_000;
 
-/// Nonces handed out and not used yet.
+/// Nonces handed out and not used yet, and the order they were handed out in (for eviction).
 #[derive(Default)]
 pub(crate) struct Nonces {
     inner: Mutex<(HashSet<String>, VecDeque<String>)>,
@@ -63,14 +63,9 @@ impl Nonces {
 
     /// Use `nonce` up: `true` the first time for a nonce this server issued.
     fn take(&self, nonce: &str) -> bool {
+        // The issue queue may still list it: evicting a used nonce later is a no-op.
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let (set, order) = &mut *guard;
-        if set.remove(nonce) {
-            order.retain(|n| n != nonce);
-            true
-        } else {
-            false
-        }
+        guard.0.remove(nonce)
     }
 }
 
