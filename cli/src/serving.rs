@@ -37,6 +37,12 @@ pub struct ServeArgs {
     /// HTTP-01).
     #[arg(long)]
     pub acme_dns_server: Option<SocketAddr>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first; needs --tls-key).
+    #[arg(long)]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, SEC1 or PKCS#1).
+    #[arg(long)]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// `--acme-resolve` values as a map, naming the bad one.
@@ -152,6 +158,12 @@ pub async fn serve(certloop: Certloop, args: ServeArgs, verbose: bool) -> Result
     {
         return Err(Error::invalid("--public-url", format!("{url:?} is not an http(s) URL")));
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(chain), Some(key)) => Some(certloop_serve::tls_config(chain, key)?),
+        (None, None) => None,
+        (Some(_), None) => return Err(Error::invalid("--tls-key", "--tls-cert needs --tls-key")),
+        (None, Some(_)) => return Err(Error::invalid("--tls-cert", "--tls-key needs --tls-cert")),
+    };
     let acme_validation = certloop::acme_server::ValidationOptions {
         http01_port: args.acme_http01_port,
         resolve: resolve_map(&args.acme_resolve)?,
@@ -179,10 +191,18 @@ pub async fn serve(certloop: Certloop, args: ServeArgs, verbose: bool) -> Result
                 .await
                 .map_err(|e| Error::io(format!("--listen {listen}"), e))?;
             let bound = listener.local_addr().map_err(|e| Error::io("--listen", e))?;
-            out!("certloop serve: listening on http://{bound}");
-            certloop_serve::serve(listener, certloop, options, crate::lifecycle::shutdown_signal())
-                .await
-                .map_err(|e| Error::io(format!("serving on {bound}"), e))
+            let shutdown = crate::lifecycle::shutdown_signal();
+            let served = match tls {
+                Some(tls) => {
+                    out!("certloop serve: listening on https://{bound}");
+                    certloop_serve::serve_tls(listener, certloop, options, tls, shutdown).await
+                }
+                None => {
+                    out!("certloop serve: listening on http://{bound}");
+                    certloop_serve::serve(listener, certloop, options, shutdown).await
+                }
+            };
+            served.map_err(|e| Error::io(format!("serving on {bound}"), e))
         })
     };
     tokio::task::spawn_blocking(run).await.map_err(|e| Error::io("the server thread", e))?

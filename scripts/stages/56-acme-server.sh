@@ -2,7 +2,9 @@
 # certloop serve's ACME server, driven by the real clients: certbot (RSA account key, RS256)
 # and lego (P-256 account key, ES256) obtain, renew and revoke a certificate over HTTP-01 on
 # loopback; each certificate verifies with `openssl verify` against the internal root, each
-# revocation shows in the inventory, and ARI (RFC 9773) answers a window for the certificate.
+# revocation shows in the inventory, and ARI (RFC 9773) answers a window for the certificate;
+# certbot binds an external account where the profile requires one, and lego runs again over
+# the server's own TLS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -145,19 +147,41 @@ lego_second=$(serial_of "$crt")
 timeout 180 lego "${lg[@]}" revoke >"$work/lego.out" 2>&1 || { cat "$work/lego.out"; fail "lego revoke failed"; }
 [ "$(state_of "$lego_second")" = revoked ] || fail "lego's revocation did not reach the inventory"
 
-step "SIGTERM; the audit log has the accounts, validations and issuances"
+step "the same server over its own TLS: lego against an https directory"
 kill -TERM "$server_pid"
 wait "$server_pid" || fail "the server exited with an error after SIGTERM"
+server_pid=
+cl issue --cn localhost --san IP:127.0.0.1 --san DNS:localhost --out "$work/tls" >/dev/null
+"$certloop" --home "$CERTLOOP_HOME" serve --listen "127.0.0.1:$port" \
+  --tls-cert "$work/tls/fullchain.pem" --tls-key "$work/tls/key.pem" \
+  --acme-http01-port "$http01" --acme-resolve www.lego.test=127.0.0.1 \
+  >"$work/server.out" 2>>"$work/server.log" &
+server_pid=$!
+wait_for_port "$port" 60 || fail "the TLS server did not listen"
+grep -q "listening on https://127.0.0.1:$port" "$work/server.out" || fail "no https listening line"
+https_directory="https://127.0.0.1:$port/acme/acme/directory"
+curl -sfS --cacert "$work/root.pem" "$https_directory" | grep -q "\"newOrder\":\"https://127.0.0.1:$port/" ||
+  fail "the https directory does not link https URLs"
+if curl -sS -o /dev/null "$https_directory" 2>/dev/null; then fail "curl trusted the server without the root"; fi
+LEGO_CA_CERTIFICATES="$work/root.pem" timeout 180 lego --accept-tos --email ops@example.test \
+  --server "$https_directory" --path "$work/lego-tls" --domains www.lego.test \
+  --http --http.port "127.0.0.1:$http01" run >"$work/lego.out" 2>&1 ||
+  { cat "$work/lego.out"; fail "lego over https failed"; }
+verify "$work/lego-tls/certificates/www.lego.test.crt"
+
+step "SIGTERM; the audit log has the accounts, validations and issuances"
+kill -TERM "$server_pid"
+wait "$server_pid" || fail "the TLS server exited with an error after SIGTERM"
 server_pid=
 cl audit --json >"$work/audit.json"
 python3 - "$work/audit.json" <<'EOF' || fail "the audit log is missing ACME events"
 import collections, json, sys
 events = json.load(open(sys.argv[1]))
 count = collections.Counter(e["action"] for e in events)
-assert count["acmeAccountRegistered"] == 3, count
-assert count["acmeChallengeValidated"] >= 5, count
+assert count["acmeAccountRegistered"] == 4, count
+assert count["acmeChallengeValidated"] >= 6, count
 issued = [e for e in events if e["action"] == "issued" and e["actor"].startswith("acme:")]
-assert len(issued) == 5, issued
+assert len(issued) == 6, issued
 assert any("bound to EAB key" in e["detail"] for e in events), "no EAB-bound account"
 assert count["revoked"] == 2, count
 print(dict(count))

@@ -149,14 +149,14 @@ fn problem(app: &AppState, urls: &AcmeUrls, problem: &Problem) -> Response {
 }
 
 /// The profile's ACME root URL as clients reach it: the configured public URL, else the
-/// request's `Host` over HTTP.
+/// request's `Host` with this server's scheme.
 fn urls_for(app: &AppState, headers: &HeaderMap, profile: &str) -> AcmeUrls {
     let root = match &app.options.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => {
             let host =
                 headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-            format!("http://{host}")
+            format!("{}://{host}", app.scheme)
         }
     };
     AcmeUrls { base: format!("{root}/acme/{profile}") }
