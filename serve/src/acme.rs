@@ -42,13 +42,8 @@ pub(crate) struct Nonces {
 }
 
 impl Nonces {
-    fn issue(&self) -> String {
-        use base64::Engine as _;
-        use ring::rand::SecureRandom as _;
-        let mut bytes = [0u8; 16];
-        // The system random source does not fail on Linux; a zero nonce would be refused later.
-        let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
-        let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    fn issue(&self) -> Result<String, Problem> {
+        let nonce = certloop::crypto::random_base64url::<16>()?;
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (set, order) = &mut *guard;
         if order.len() >= NONCES_KEPT
@@ -58,7 +53,7 @@ impl Nonces {
         }
         set.insert(nonce.clone());
         order.push_back(nonce.clone());
-        nonce
+        Ok(nonce)
     }
 
     /// Use `nonce` up: `true` the first time for a nonce this server issued.
@@ -103,7 +98,12 @@ impl Acme {
 
     fn finish(self, app: &AppState, urls: &AcmeUrls) -> Response {
         let mut headers = HeaderMap::new();
-        insert(&mut headers, "replay-nonce", &app.nonces.issue());
+        // Without randomness there is no nonce to give; the client's next request then fails
+        // with badNonce (and the server log has the error) rather than getting a guessable one.
+        match app.nonces.issue() {
+            Ok(nonce) => insert(&mut headers, "replay-nonce", &nonce),
+            Err(p) => tracing::error!(target: "certloop::serve", "no ACME nonce: {}", p.detail),
+        }
         insert(&mut headers, "cache-control", "no-store");
         let mut links = vec![format!("<{}>;rel=\"index\"", urls.at("directory"))];
         links.extend(self.links);

@@ -15,6 +15,7 @@ pub use crl::{CrlInfo, RevokedEntry, inspect_crl};
 pub use key::{PBKDF2_ITERATIONS, PrivateKey};
 pub use pem::{pem_decode_all, pem_encode};
 pub use public_key::PublicKey;
+pub use random::random_base64url;
 pub use secret::SecretString;
 pub use x509::fingerprint_sha256;
 

@@ -44,6 +44,14 @@ impl TryRng for SystemRng {
 
 impl TryCryptoRng for SystemRng {}
 
+/// `N` bytes from the operating system's RNG as unpadded base64url: ACME challenge tokens and
+/// nonces. Not for secrets, which stay in `Zeroizing` buffers.
+pub fn random_base64url<const N: usize>() -> crate::Result<String> {
+    use base64::Engine as _;
+    let bytes = SystemRng::new().bytes::<N>().map_err(|e| crate::Error::crypto(e.to_string()))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
 /// The operating system's random number generator failed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RngError;

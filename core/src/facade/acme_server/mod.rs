@@ -16,11 +16,14 @@ use crate::acme_server::{
 };
 use crate::policy::EnrollmentType;
 
+mod eab;
+mod issued;
+
+pub use eab::{CreatedEab, external_account_required};
+
 const ACCOUNT: DocumentKind =
     DocumentKind { kind: "acmeServerAccount", what: "ACME server account" };
 const ORDER: DocumentKind = DocumentKind { kind: "acmeServerOrder", what: "ACME server order" };
-const EAB_KEY: DocumentKind =
-    DocumentKind { kind: "acmeEabKey", what: "ACME external account key" };
 const ISSUED: DocumentKind =
     DocumentKind { kind: "acmeServerCertificate", what: "ACME-issued certificate" };
 
@@ -39,33 +42,6 @@ struct IssuedTo {
     account_id: String,
     order_id: String,
     serial_number: String,
-}
-
-/// An external account key as stored: the HMAC key sealed with the master key.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StoredEab {
-    kid: String,
-    profile_id: String,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    sealed_key: String,
-}
-
-/// A new external account key: hand `kid` and `hmac_key` to the ACME client's operator
-/// (certbot `--eab-kid --eab-hmac-key`, lego `--kid --hmac`). The key is shown this once.
-#[derive(Debug)]
-pub struct CreatedEab {
-    /// The key id.
-    pub kid: String,
-    /// The HMAC key, base64url (redacted in `Debug`).
-    pub hmac_key: crypto::SecretString,
-    /// The profile's slug.
-    pub profile: String,
-}
-
-fn eab_context(kid: &str) -> Vec<u8> {
-    format!("certloop acme eab {kid}").into_bytes()
 }
 
 /// A challenge the client said is ready: what [`Certloop::acme_server_validate`] checks.
@@ -118,13 +94,6 @@ struct NewOrder {
 #[derive(Deserialize)]
 struct Finalize {
     csr: String,
-}
-
-#[derive(Deserialize)]
-struct Revoke {
-    certificate: String,
-    #[serde(default)]
-    reason: Option<u8>,
 }
 
 impl Certloop {
@@ -237,62 +206,6 @@ impl Certloop {
         Ok((account, true))
     }
 
-    /// Check an external account binding against the stored key; its kid on success.
-    async fn verify_binding(
-        &self,
-        profile: &CertificateProfile,
-        binding: &serde_json::Value,
-        url: &str,
-        account_key: &crate::acme_server::jws::Jwk,
-    ) -> Result<String, Problem> {
-        let binding = crate::acme_server::jws::ExternalBinding::parse(binding, url, account_key)?;
-        let unknown =
-            || Problem::unauthorized(format!("no EAB key {} on this profile", binding.kid));
-        let stored: StoredEab = match self.get_typed(EAB_KEY, &binding.kid).await {
-            Ok(stored) => stored,
-            Err(Error::NotFound { .. }) => return Err(unknown()),
-            Err(e) => return Err(e.into()),
-        };
-        if stored.profile_id != profile.id || stored.kid != binding.kid {
-            return Err(unknown());
-        }
-        use base64::Engine as _;
-        let sealed = base64::engine::general_purpose::STANDARD
-            .decode(&stored.sealed_key)
-            .map_err(|_| Error::store(format!("EAB key {} is unreadable", stored.kid)))?;
-        let key = self.inner.sealer.open(&sealed, &eab_context(&stored.kid))?;
-        binding.verify(&key)?;
-        Ok(stored.kid)
-    }
-
-    /// Make an external account key for ACME profile `profile`; the HMAC key is returned this
-    /// once and kept sealed with the master key.
-    pub async fn acme_server_create_eab(&self, profile: &str) -> Result<CreatedEab> {
-        use base64::Engine as _;
-        use ring::rand::SecureRandom as _;
-        let profile = self.acme_server_profile(profile).await?;
-        let mut key = zeroize::Zeroizing::new([0u8; 32]);
-        ring::rand::SystemRandom::new()
-            .fill(key.as_mut())
-            .map_err(|_| Error::crypto("the system random source failed"))?;
-        let kid = format!("eab_{}", uuid::Uuid::new_v4().simple());
-        let sealed = self.inner.sealer.seal(key.as_ref(), &eab_context(&kid))?;
-        let stored = StoredEab {
-            kid: kid.clone(),
-            profile_id: profile.id.clone(),
-            created_at: self.now(),
-            sealed_key: base64::engine::general_purpose::STANDARD.encode(sealed),
-        };
-        self.put_typed(EAB_KEY, &kid, &kid, &stored).await?;
-        let detail = format!("ACME external account key {kid} for profile {}", profile.slug);
-        self.audit(AuditAction::TokenCreated, None, Some(&kid), AuditOutcome::Success, detail)
-            .await?;
-        let hmac_key = crypto::SecretString::new(
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_ref()),
-        );
-        Ok(CreatedEab { kid, hmac_key, profile: profile.slug })
-    }
-
     /// POST to an account URL (RFC 8555 §7.3.2, §7.3.6): update contacts, or deactivate.
     pub async fn acme_server_update_account(
         &self,
@@ -346,7 +259,7 @@ impl Certloop {
             for kind in kinds {
                 challenges.push(ServerChallenge {
                     kind: (*kind).into(),
-                    token: random_token()?,
+                    token: crypto::random_base64url::<32>()?,
                     status: Status::Pending,
                     validated: None,
                     error: None,
@@ -521,7 +434,7 @@ impl Certloop {
     ) -> Result<ServerOrder, Problem> {
         let body: Finalize = request.payload_json()?;
         let der = crate::acme_server::jws::b64(&body.csr, "csr")?;
-        {
+        let ready = {
             let _lock = ORDER_LOCK.lock().await;
             let mut order = self.acme_server_order(account, order_id).await?;
             if order.status != Status::Ready {
@@ -532,8 +445,9 @@ impl Certloop {
             }
             order.status = Status::Processing;
             self.put_typed(ORDER, &order.id, &order.id, &order).await?;
-        }
-        let outcome = self.issue_for_order(account, order_id, &der).await;
+            order
+        };
+        let outcome = self.issue_for_order(account, &ready, &der).await;
         let _lock = ORDER_LOCK.lock().await;
         let mut order: ServerOrder = self.get_typed(ORDER, order_id).await?;
         match outcome {
@@ -563,10 +477,9 @@ impl Certloop {
     async fn issue_for_order(
         &self,
         account: &ServerAccount,
-        order_id: &str,
+        order: &ServerOrder,
         csr_der: &[u8],
     ) -> Result<(String, String), Problem> {
-        let order: ServerOrder = self.get_typed(ORDER, order_id).await?;
         let info = crate::csr::inspect_csr(csr_der)
             .map_err(|e| Problem::new(ProblemType::BadCsr, e.to_string()))?;
         let wanted: BTreeSet<String> =
@@ -600,147 +513,6 @@ impl Certloop {
         })?;
         Ok((issued.certificate_id, issued.serial_number))
     }
-
-    /// The PEM chain (leaf first) of a certificate `account` obtained.
-    pub async fn acme_server_certificate(
-        &self,
-        account: &ServerAccount,
-        certificate_id: &str,
-    ) -> Result<String, Problem> {
-        let issued: IssuedTo = match self.get_typed(ISSUED, certificate_id).await {
-            Ok(issued) => issued,
-            Err(Error::NotFound { .. }) => {
-                return Err(Problem::malformed(format!("no certificate {certificate_id}")));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if issued.account_id != account.id {
-            return Err(Problem::unauthorized("this certificate is another account's"));
-        }
-        let record = self.show(&issued.certificate_id).await?;
-        Ok(chain_pem(&record)?)
-    }
-
-    /// revokeCert (RFC 8555 §7.6), signed by the account that obtained the certificate or by
-    /// the certificate's own key.
-    pub async fn acme_server_revoke(
-        &self,
-        urls: &AcmeUrls,
-        profile: &CertificateProfile,
-        request: &SignedRequest,
-    ) -> Result<(), Problem> {
-        let body: Revoke = request.payload_json()?;
-        let der = crate::acme_server::jws::b64(&body.certificate, "certificate")?;
-        let info = crate::crypto::CertificateInfo::from_der(&der)
-            .map_err(|e| Problem::malformed(format!("certificate: {e}")))?;
-        let fingerprint = crate::crypto::fingerprint_sha256(&der);
-        let query =
-            CertificateQuery { fingerprint_sha256: Some(fingerprint), ..Default::default() };
-        let not_ours =
-            || Problem::malformed("this server did not issue that certificate over ACME");
-        let record = self.list(&query).await?.into_iter().next().ok_or_else(not_ours)?;
-        let issued: IssuedTo = match self.get_typed(ISSUED, &record.certificate_id).await {
-            Ok(issued) => issued,
-            Err(Error::NotFound { .. }) => return Err(not_ours()),
-            Err(e) => return Err(e.into()),
-        };
-        let actor = match &request.signer {
-            Signer::Account(kid) => {
-                let account = self.account_by_kid(urls, profile, kid).await?;
-                request.verify(&account.key)?;
-                if account.id != issued.account_id {
-                    return Err(Problem::unauthorized("the certificate is another account's"));
-                }
-                format!("acme:{}", account.id)
-            }
-            Signer::Key(jwk) => {
-                request.verify(jwk)?;
-                let key = info.public_key().map_err(Problem::from)?;
-                if !jwk.is_key_of(&key) {
-                    return Err(Problem::unauthorized("the jwk is not the certificate's key"));
-                }
-                "acme:certificate-key".to_owned()
-            }
-        };
-        let reason = revocation_reason(body.reason)?;
-        if record.state == CertificateState::Revoked {
-            return Err(Problem::new(ProblemType::AlreadyRevoked, "already revoked"));
-        }
-        self.clone().with_actor(actor).revoke(&record.certificate_id, reason).await?;
-        Ok(())
-    }
-
-    /// renewalInfo (RFC 9773): when to renew the certificate with ARI id
-    /// `base64url(AKI keyIdentifier).base64url(serial)`. A revoked certificate's window is
-    /// already open.
-    pub async fn acme_server_renewal_info(&self, ari_id: &str) -> Result<RenewalWindow, Problem> {
-        let issued = self.issued_by_ari_id(ari_id).await?;
-        let record = self.show(&issued.certificate_id).await?;
-        let now = self.now();
-        if record.state == CertificateState::Revoked {
-            return Ok(RenewalWindow { start: now - time::Duration::hours(1), end: now });
-        }
-        let lifetime: time::Duration = record.not_after - record.not_before;
-        let profile_end = match &record.profile_id {
-            Some(profile) => self
-                .get_profile(profile)
-                .await
-                .ok()
-                .and_then(|p| p.renew_before_days())
-                .map(|days| record.not_after - time::Duration::days(days.into())),
-            None => None,
-        };
-        // Without a profile rule: the middle of the last third of the lifetime.
-        let end = profile_end
-            .filter(|end| *end > record.not_before)
-            .unwrap_or(record.not_before + lifetime * 5 / 6);
-        let span = std::cmp::max(lifetime / 12, time::Duration::hours(1));
-        Ok(RenewalWindow { start: (end - span).max(record.not_before), end })
-    }
-
-    async fn issued_by_ari_id(&self, ari_id: &str) -> Result<IssuedTo, Problem> {
-        let bad = || Problem::malformed(format!("{ari_id:?} is not a renewal-info certificate id"));
-        let (aki, serial) = ari_id.split_once('.').ok_or_else(bad)?;
-        let aki = crate::acme_server::jws::b64(aki, "keyIdentifier")?;
-        let serial = crate::acme_server::jws::b64(serial, "serial")?;
-        let serial_hex = normal_serial(&crate::crypto::x509::hex(&serial));
-        let issued: IssuedTo = match self.get_typed(ISSUED, &serial_hex).await {
-            Ok(issued) => issued,
-            Err(Error::NotFound { .. }) => {
-                return Err(Problem::malformed(format!(
-                    "no ACME certificate has serial {serial_hex}"
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let record = self.show(&issued.certificate_id).await?;
-        let info = crate::crypto::inspect_certificate(record.certificate.as_bytes())?;
-        let aki_hex = crate::crypto::x509::hex(&aki);
-        if info.authority_key_id.map(|k| k.replace(':', "").to_ascii_lowercase()) != Some(aki_hex) {
-            return Err(Problem::malformed("the keyIdentifier is not the certificate's issuer's"));
-        }
-        Ok(issued)
-    }
-}
-
-/// Whether the profile's new ACME accounts need an external account binding.
-pub fn external_account_required(profile: &CertificateProfile) -> bool {
-    profile.acme_config.is_some_and(|c| c.external_account_required)
-}
-
-/// The leaf and its intermediates as one PEM text: the root is left out (clients trust it
-/// already; RFC 8555 §7.4.2 chains end below it).
-fn chain_pem(record: &CertificateRecord) -> Result<String> {
-    let mut pem = record.certificate.trim_end().to_owned();
-    pem.push('\n');
-    if !record.certificate_chain.trim().is_empty() {
-        for ca in crypto::inspect_certificates(record.certificate_chain.as_bytes())? {
-            if ca.subject_dn != ca.issuer_dn {
-                pem.push_str(&crypto::pem_encode("CERTIFICATE", &ca.der));
-            }
-        }
-    }
-    Ok(pem)
 }
 
 /// A serial number in lower-case hex without leading zero bytes.
@@ -786,32 +558,4 @@ fn normalized(identifier: Identifier, index: usize) -> Result<Identifier, Proble
     san.validate(&field)
         .map_err(|e| Problem::new(ProblemType::RejectedIdentifier, e.to_string()))?;
     Ok(Identifier { kind: identifier.kind, value: san.value })
-}
-
-fn random_token() -> Result<String, Problem> {
-    use base64::Engine as _;
-    use ring::rand::SecureRandom as _;
-    let mut bytes = [0u8; 32];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| Problem::new(ProblemType::ServerInternal, "the random source failed"))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// The RFC 5280 reason code of a revocation request.
-fn revocation_reason(code: Option<u8>) -> Result<RevocationReason, Problem> {
-    Ok(match code.unwrap_or(0) {
-        0 => RevocationReason::Unspecified,
-        1 => RevocationReason::KeyCompromise,
-        3 => RevocationReason::AffiliationChanged,
-        4 => RevocationReason::Superseded,
-        5 => RevocationReason::CessationOfOperation,
-        9 => RevocationReason::PrivilegeWithdrawn,
-        other => {
-            return Err(Problem::new(
-                ProblemType::BadRevocationReason,
-                format!("reason {other} is not accepted (0, 1, 3, 4, 5 or 9)"),
-            ));
-        }
-    })
 }
