@@ -34,6 +34,29 @@ wait_for_port() {
   return 1
 }
 
+# python_venv_with_certloop: the virtualenv target/python-venv with maturin, pytest,
+# cryptography and mypy, and the extension built into it by `maturin develop` (workspace dev
+# profile, so it reuses the target dir). Sets CERTLOOP_PY to its interpreter.
+python_venv_with_certloop() {
+  ensure_apt python3 python3
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    # python3-venv installs no command of its own: name one that never exists so it is installed.
+    ensure_apt certloop-python3-venv-missing python3-venv
+  fi
+  local venv=target/python-venv
+  if [ ! -x "$venv/bin/python" ]; then
+    step "python venv in $venv"
+    python3 -m venv "$venv"
+  fi
+  CERTLOOP_PY="$venv/bin/python"
+  # Pinned below the next major so a fresh clone gets what the stages were written against.
+  "$CERTLOOP_PY" -m pip install --quiet --disable-pip-version-check \
+    'maturin>=1.9.4,<2' 'pytest>=7,<9' 'cryptography>=42,<47' 'mypy>=1.10,<2'
+  step "maturin develop (dev profile, workspace target dir)"
+  # maturin runs `cargo rustc` for the extension; VIRTUAL_ENV tells it where to install.
+  (cd bindings-python && VIRTUAL_ENV="$PWD/../$venv" "../$venv/bin/maturin" develop --quiet --locked)
+}
+
 # pg_bin: the directory holding PostgreSQL's server programs (initdb, pg_ctl), installing
 # Debian's `postgresql` package when none is found. Debian keeps them off PATH.
 pg_bin() {

@@ -2,7 +2,8 @@
 # ACME against real Pebble + pebble-challtestsrv on loopback: HTTP-01 (webroot served by a
 # static server, and our standalone responder), DNS-01 through a hook, EAB, manual fallback +
 # resume after a restart, revocation, error cases; then the CLI's manual flow (exit code 10),
-# and the Node binding's order + nginx deployment (bindings-node/__test__/acme-nginx.test.mjs).
+# and the Python and Node bindings' order + nginx deployment (bindings-python/tests/
+# test_acme_nginx.py, bindings-node/__test__/acme-nginx.test.mjs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -126,8 +127,14 @@ for step in order["instructions"]["steps"]:
 ' "$CERTLOOP_ACME_WEBROOT"
 "$cli" --home "$home" order resume "$order" --out "$work/out" >/dev/null
 openssl verify -CAfile "$CERTLOOP_ACME_ROOT" -untrusted "$work/out/chain.pem" "$work/out/cert.pem"
-step "Node binding: order from Pebble (manual validation, resume), deploy to nginx, pin check"
+step "Python binding: order from Pebble (manual validation, resume), deploy to nginx, pin check"
 ensure_apt nginx nginx
+# Stage 10 built the extension into target/python-venv when scripts/test runs every stage;
+# this reuses that build (alone, it builds it).
+python_venv_with_certloop
+"$CERTLOOP_PY" -m pytest -q -p no:cacheprovider bindings-python/tests/test_acme_nginx.py
+
+step "Node binding: order from Pebble (manual validation, resume), deploy to nginx, pin check"
 command -v node >/dev/null 2>&1 || ensure_apt node nodejs
 command -v npm >/dev/null 2>&1 || ensure_apt npm npm
 # Stage 20 built the addon when scripts/test runs every stage; alone, build it here.
