@@ -69,6 +69,11 @@ enum certloop_result
    */
   CERTLOOP_RESULT_INSUFFICIENT_SIZE = 2,
   /**
+   * A certloop function taking a handle was called from inside a callback certloop is
+   * running (a batch's progress callback); nothing was done.
+   */
+  CERTLOOP_RESULT_REENTRANT_CALL = 3,
+  /**
    * A field or value of the input is invalid (the message names it).
    */
   CERTLOOP_RESULT_INVALID_INPUT = 100,
@@ -117,6 +122,22 @@ enum certloop_result
    */
   CERTLOOP_RESULT_UNSUPPORTED = 208,
   /**
+   * A deployment failed; `certloop_error_detail` says the target and whether the previous
+   * files were restored (`"rolledBack"`).
+   */
+  CERTLOOP_RESULT_DEPLOYMENT_FAILED = 209,
+  /**
+   * An endpoint serves another certificate than expected; `certloop_error_detail` gives
+   * `"endpoint"`, `"expected"` and `"served"` (SHA-256 fingerprints).
+   */
+  CERTLOOP_RESULT_PIN_MISMATCH = 210,
+  /**
+   * An ACME order waits for a person to complete domain control validation (manual
+   * solver). `certloop_error_detail` gives `"orderId"` and `"instructions"`; publish what
+   * `certloop_order_show` lists, then call `certloop_order_resume`.
+   */
+  CERTLOOP_RESULT_PENDING_VALIDATION = 211,
+  /**
    * A failure this build of the C ABI has no finer code for.
    */
   CERTLOOP_RESULT_OTHER_ERROR = 299,
@@ -143,9 +164,102 @@ typedef uint32_t certloop_result;
  */
 typedef struct certloop_t certloop_t;
 
+/**
+ * The progress callback of `certloop_managed_batch`: `done` of `total` items are finished.
+ *
+ * It is called on the thread that called `certloop_managed_batch`, before that call
+ * returns, once after the ids are looked up (unknown ids count as done then) and once per
+ * finished item; `done` never decreases and the last call has `done == total`. Calls are
+ * sequential (items are worked on concurrently inside certloop, but never reported at the
+ * same time). `user_data` is passed through untouched.
+ *
+ * The callback must return normally (no `longjmp` out of it) and must not call certloop
+ * functions taking a handle, on this or any other handle: they fail with
+ * CERTLOOP_RESULT_REENTRANT_CALL (the calling thread is busy running the batch).
+ * `certloop_string_free`, `certloop_error_message` and `certloop_error_detail` may be used.
+ */
+typedef void (*certloop_progress_fn)(size_t done, size_t total, void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Register (or reuse) the ACME account of ACME profile `profile` (id or slug). On success
+ * `*account_json` receives `{"id", "directoryUrl", "email", "eabKid", "accountUrl",
+ * "createdAt"}` (never the account key); the caller frees it with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `profile` is NUL-terminated; `account_json` is writable.
+ */
+certloop_result certloop_acme_register(const certloop_t *certloop,
+                                       const char *profile,
+                                       char **account_json);
+
+/**
+ * Every stored ACME account, as a JSON array of `certloop_acme_register`'s objects (never a
+ * key). The caller frees `*accounts_json` with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `accounts_json` is writable.
+ */
+certloop_result certloop_acme_account_list(const certloop_t *certloop, char **accounts_json);
+
+/**
+ * The renewal window (RFC 9773) the ACME CA suggested for certificate `certificate_id`:
+ * `{"start", "end", "explanationUrl"}`, or the JSON `null` when it offered none. The caller
+ * frees `*window_json` with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `certificate_id` is NUL-terminated; `window_json` is writable.
+ */
+certloop_result certloop_acme_renewal_window(const certloop_t *certloop,
+                                             const char *certificate_id,
+                                             char **window_json);
+
+/**
+ * Every ACME order kept for manual validation, oldest first, as a JSON array of
+ * `certloop_order_show`'s objects. The caller frees `*orders_json` with
+ * `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `orders_json` is writable.
+ */
+certloop_result certloop_order_list(const certloop_t *certloop, char **orders_json);
+
+/**
+ * One kept order by id: `{"id", "status": "pendingValidation" | "completed" | "failed",
+ * "profileId", "names", "orderUrl", "instructions": {"reason", "steps": [{"type":
+ * "httpFile", "path", "content", ...}]}, "certificateId" (once completed), "error" (once
+ * failed), "createdAt", "updatedAt"}`. The caller frees `*order_json` with
+ * `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `order_id` is NUL-terminated; `order_json` is writable.
+ */
+certloop_result certloop_order_show(const certloop_t *certloop,
+                                    const char *order_id,
+                                    char **order_json);
+
+/**
+ * Complete an order pending manual validation once the person has published what its
+ * instructions say: the CA validates, the certificate is issued and enters the inventory.
+ * `*response_json` has the shape of `certloop_issue`'s (with `"privateKey"` when certloop
+ * generated the key); the caller frees it with `certloop_string_free`, which zeroes it. An
+ * order that is not pending is CERTLOOP_RESULT_INVALID_STATE.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `order_id` is NUL-terminated; `response_json` is writable.
+ */
+certloop_result certloop_order_resume(const certloop_t *certloop,
+                                      const char *order_id,
+                                      char **response_json);
 
 /**
  * Create a CA from `spec_json` (`{"name", "subject": {"commonName", ...}, "keyAlgorithm",
@@ -183,6 +297,233 @@ certloop_result certloop_ca_list(const certloop_t *certloop, char **cas_json);
 certloop_result certloop_ca_show(const certloop_t *certloop, const char *ca, char **ca_json);
 
 /**
+ * Write certificate `certificate_id` (issued with `"manageKey": true`, so certloop kept its
+ * key sealed) as `spec_json` says, keeping `keep` previous versions of each file (3 is the
+ * default of the other bindings; 0 keeps none). `spec_json` is a keystore spec:
+ * `{"format": "pem", "certPath", "chainPath", "fullchainPath", "keyPath", "combinedPath",
+ * "keyPassphrase", "certMode", "keyMode"}`, `{"format": "pkcs12", "path", "password",
+ * "alias", "legacy"}`, `{"format": "jks", "path", "storePassword", "keyPassword", "alias"}`
+ * or `{"format": "kubernetesSecret", "path", "name", "namespace"}`. Files holding a key are
+ * written with mode 0600, atomically.
+ *
+ * Secrets: the passwords in `spec_json` are used, never stored, returned or put in an error
+ * message (a spec that does not parse is refused without the offending value). On success
+ * `*paths_json` receives the JSON array of the paths written; the caller frees it with
+ * `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `certificate_id` and `spec_json` are NUL-terminated;
+ * `paths_json` is writable.
+ */
+certloop_result certloop_keystore_write(const certloop_t *certloop,
+                                        const char *certificate_id,
+                                        const char *spec_json,
+                                        size_t keep,
+                                        char **paths_json);
+
+/**
+ * Like `certloop_keystore_write`, for a just-issued certificate: `issued_json` is
+ * `certloop_issue`'s response (its `"privateKey"` is needed for the formats that hold a
+ * key), so the key need not be kept by certloop. `issued_json` holds a private key: certloop
+ * only borrows it for the call. On success `*paths_json` receives the JSON array of the
+ * paths written; the caller frees it with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `issued_json` and `spec_json` are NUL-terminated;
+ * `paths_json` is writable.
+ */
+certloop_result certloop_keystore_write_issued(const certloop_t *certloop,
+                                               const char *issued_json,
+                                               const char *spec_json,
+                                               size_t keep,
+                                               char **paths_json);
+
+/**
+ * Create or replace (by name) a deployment target: `{"name", "type": "nginx" | "apache" |
+ * "tomcat" | "generic" | ..., "certPath", "keyPath", "chainPath", "keystorePath",
+ * "keystorePassword", "keyPassword", "testCommand": [argv], "reloadCommand": [argv],
+ * "endpoint": "host:port", "serverName", "rollback" (default true), "keepVersions",
+ * "pinAttempts", "pinIntervalMs", "timeoutSecs", ...}`.
+ *
+ * Secrets: passwords are sealed at rest with the master key and come back `"[redacted]"`
+ * in every response; a target that does not parse is refused without the offending value.
+ * On success `*saved_json` receives the stored target (redacted); the caller frees it with
+ * `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `target_json` is NUL-terminated; `saved_json` is writable.
+ */
+certloop_result certloop_target_save(const certloop_t *certloop,
+                                     const char *target_json,
+                                     char **saved_json);
+
+/**
+ * Every deployment target (passwords redacted), as a JSON array. The caller frees
+ * `*targets_json` with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `targets_json` is writable.
+ */
+certloop_result certloop_target_list(const certloop_t *certloop, char **targets_json);
+
+/**
+ * One deployment target by name or id (passwords redacted). The caller frees
+ * `*target_json` with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `target` is NUL-terminated; `target_json` is writable.
+ */
+certloop_result certloop_target_show(const certloop_t *certloop,
+                                     const char *target,
+                                     char **target_json);
+
+/**
+ * Remove a deployment target by name or id (the files it points to are left alone).
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `target` is NUL-terminated.
+ */
+certloop_result certloop_target_remove(const certloop_t *certloop, const char *target);
+
+/**
+ * Deploy certificate `certificate_id` (issued with `"manageKey": true`) to target `target`
+ * (name or id): precheck, write the files (keeping the previous versions), config test,
+ * reload, pinning check when the target has an endpoint. `rollback`: negative uses the
+ * target's setting, 0 leaves the new files on failure, positive restores the previous ones.
+ *
+ * A deployment that fails is CERTLOOP_RESULT_DEPLOYMENT_FAILED, whose
+ * `certloop_error_detail` has `"target"` and `"rolledBack"`; use
+ * `certloop_deploy_with_report` for every step. On success `*report_json` receives
+ * `{"target", "success": true, "rolledBack", "failedStep", "steps": [{"step": "precheck" |
+ * "write" | "configTest" | "reload" | "pinCheck" | "rollback", "ok", "detail"}], "files",
+ * "pin": {"matches", ...}}`; the caller frees it with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `certificate_id` and `target` are NUL-terminated;
+ * `report_json` is writable.
+ */
+certloop_result certloop_deploy(const certloop_t *certloop,
+                                const char *certificate_id,
+                                const char *target,
+                                int rollback,
+                                char **report_json);
+
+/**
+ * Like `certloop_deploy`, but a deployment that ran and failed is CERTLOOP_RESULT_OK with
+ * `"success": false` in the report (`"failedStep"`, `"rolledBack"`, and a `"rollback"`
+ * step when the previous files were restored). It fails only when the deployment could
+ * not start (unknown certificate or target, no kept key, a certificate not live). The
+ * caller frees `*report_json` with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `certificate_id` and `target` are NUL-terminated;
+ * `report_json` is writable.
+ */
+certloop_result certloop_deploy_with_report(const certloop_t *certloop,
+                                            const char *certificate_id,
+                                            const char *target,
+                                            int rollback,
+                                            char **report_json);
+
+/**
+ * Check what `endpoint` (`host:port`) serves, with SNI `server_name` (NULL: none), against
+ * certificate `certificate_id`'s SHA-256 fingerprint. A mismatch is not an error: the result
+ * says `"matches": false` with `"expectedSha256"`, `"servedSha256"` and `"servedSubject"`.
+ * An unreachable endpoint is CERTLOOP_RESULT_IO_ERROR. The caller frees `*check_json` with
+ * `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `certificate_id` and `endpoint` are NUL-terminated;
+ * `server_name` is NULL or NUL-terminated; `check_json` is writable.
+ */
+certloop_result certloop_pin_check(const certloop_t *certloop,
+                                   const char *certificate_id,
+                                   const char *endpoint,
+                                   const char *server_name,
+                                   char **check_json);
+
+/**
+ * Scan files and directories for PEM, DER, PKCS#12 and JKS certificates and record them as
+ * `discovered` (deduplicated by SHA-256 fingerprint, each place kept). `options_json` is
+ * `{"roots": [paths], "maxDepth", "maxFileSize", "maxFiles", "followSymlinks", "passwords":
+ * [keystore passwords to try], "includeCa"}`; the passwords are secrets, used for the scan
+ * only and never returned or put in an error.
+ *
+ * On success `*outcome_json` receives `{"items": [{"certificateId", "state", "commonName",
+ * "notAfter", "fingerprintSha256", "location": {"kind", "path", "format", ...},
+ * "newCertificate", "newLocation"}], "newCertificates", "newLocations", "examined",
+ * "problems": [...]}`; the caller frees it with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `options_json` is NUL-terminated; `outcome_json` is writable.
+ */
+certloop_result certloop_discover_files(const certloop_t *certloop,
+                                        const char *options_json,
+                                        char **outcome_json);
+
+/**
+ * Probe TLS endpoints and record the certificates they serve. `options_json` is
+ * `{"targets": ["host:port", "host", "10.0.0.0/28"], "ports", "serverNames", "timeoutMs",
+ * "concurrency", "maxEndpoints"}`. `*outcome_json` is shaped as `certloop_discover_files`'s;
+ * the caller frees it with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `options_json` is NUL-terminated; `outcome_json` is writable.
+ */
+certloop_result certloop_discover_network(const certloop_t *certloop,
+                                          const char *options_json,
+                                          char **outcome_json);
+
+/**
+ * Find this host's running TLS servers (nginx, Apache httpd, Tomcat, ...) and record the
+ * certificates their configurations name, each with a `"suggestedTarget"` (without
+ * secrets). `options_json` is `{"procRoot", "maxConfigFiles"}` or NULL. `*outcome_json` is
+ * shaped as `certloop_discover_files`'s; the caller frees it with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `options_json` is NULL or NUL-terminated; `outcome_json` is
+ * writable.
+ */
+certloop_result certloop_discover_host(const certloop_t *certloop,
+                                       const char *options_json,
+                                       char **outcome_json);
+
+/**
+ * Every place a scan found a certificate, as last seen: a JSON array of `{"id",
+ * "location", "certificateId", "fingerprintSha256", "firstSeen", "lastSeen",
+ * "suggestedTarget"}`. The caller frees `*locations_json` with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `locations_json` is writable.
+ */
+certloop_result certloop_discovered_locations(const certloop_t *certloop, char **locations_json);
+
+/**
+ * Rediscovery: look again at every known place (scan findings and deployed targets) and
+ * report drift: `{"checked", "unchanged", "drifts": [{"certificateId", "location", "kind":
+ * "changed" | "gone", "expectedSha256", "foundSha256", "detail"}]}`; each drift is also a
+ * `driftDetected` audit event. The caller frees `*report_json` with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `report_json` is writable.
+ */
+certloop_result certloop_rediscover(const certloop_t *certloop, char **report_json);
+
+/**
  * Copy the message of the last failed certloop call on this thread into `buf`, NUL-terminated.
  *
  * `*needed` receives the message length plus one (for the NUL) whether or not it fits. When
@@ -196,6 +537,29 @@ certloop_result certloop_ca_show(const certloop_t *certloop, const char *ca, cha
  * size); `needed` must point to a writable `size_t`.
  */
 certloop_result certloop_error_message(char *buf, size_t len, size_t *needed);
+
+/**
+ * The last failure on this thread as a JSON object, for callers that need more than the
+ * message: `{"result": <certloop_result>, "code": "PENDING_VALIDATION", "message",
+ * "retryable", ...}` plus, depending on the failure, `"field"` (the argument or request field
+ * that is wrong), `"violations": [{"field", "message"}]`, `"what"` and `"id"` (not found),
+ * `"target"` and `"rolledBack"` (deployment failed), `"endpoint"`, `"expected"` and
+ * `"served"` (pin mismatch), `"orderId"` and `"instructions"` (pending validation: the order
+ * to pass to `certloop_order_resume` once the person is done). With no failure yet on this
+ * thread it is `{"result": 0, "code": "OK", "message": "", "retryable": false}`.
+ *
+ * Like `certloop_error_message` this reads the thread-local last error (call it on the same
+ * thread, before the next failing call) and never replaces it; a successful call does not
+ * clear it. The detail holds no secret (passwords and keys never enter an error).
+ *
+ * Ownership: on success `*detail_json` receives a string the caller owns and frees with
+ * `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `detail_json` points to a writable `char *`.
+ */
+certloop_result certloop_error_detail(char **detail_json);
 
 /**
  * Whether retrying the last failed call on this thread later can succeed (a CA that was
@@ -329,6 +693,18 @@ certloop_result certloop_audit(const certloop_t *certloop,
                                char **events_json);
 
 /**
+ * How many certificates match `query_json` (`certloop_search`'s query without `limit` and
+ * `offset` mattering; NULL for every certificate that is not deleted). On success `*count`
+ * receives the number.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `query_json` is NULL or NUL-terminated; `count` points to a
+ * writable `uint64_t`.
+ */
+certloop_result certloop_count(const certloop_t *certloop, const char *query_json, uint64_t *count);
+
+/**
  * Live certificates with auto-renewal on that are due now, as a JSON array of
  * `{"certificate": record, "reason": {...}}`. Free `*due_json` with `certloop_string_free`.
  *
@@ -395,6 +771,153 @@ certloop_result certloop_issue_many(const certloop_t *certloop,
 certloop_result certloop_renew(const certloop_t *certloop,
                                const char *certificate_id,
                                char **response_json);
+
+/**
+ * Put one certificate under management (the *initiate* action). `request_json` is
+ * `{"name", "certificateId", "config": {"profile", "targets": [target names],
+ * "deploymentType", "csr": {"mode": "reuse" | "partialOverride" | "fullOverride", ...},
+ * "keyAlgorithm", "validity", "rollback", "renewal": {...}, "deployment": {...}}}`; without
+ * `certificateId` the first certificate is ordered by the first sweep from a `fullOverride`
+ * identity. On success `*managed_json` receives the managed certificate (`{"id", "name",
+ * "state": "managed", "certificateId", "config", "nextCheckAt", ...}`); the caller frees it
+ * with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `request_json` is NUL-terminated; `managed_json` is writable.
+ */
+certloop_result certloop_managed_create(const certloop_t *certloop,
+                                        const char *request_json,
+                                        char **managed_json);
+
+/**
+ * Put many certificates under management, all or none: `requests_json` is a JSON array of
+ * `certloop_managed_create` requests; an error names the item (`"[2].config.profile"`).
+ * On success `*managed_json` receives the array of managed certificates; the caller frees
+ * it with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `requests_json` is NUL-terminated; `managed_json` is
+ * writable.
+ */
+certloop_result certloop_managed_create_many(const certloop_t *certloop,
+                                             const char *requests_json,
+                                             char **managed_json);
+
+/**
+ * One managed certificate by id or name. The caller frees `*managed_json` with
+ * `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `managed` is NUL-terminated; `managed_json` is writable.
+ */
+certloop_result certloop_managed_show(const certloop_t *certloop,
+                                      const char *managed,
+                                      char **managed_json);
+
+/**
+ * Managed certificates matching `query_json` (`{"states": ["deployed", ...],
+ * "certificateId", "profile", "limit", "offset"}`, all optional; NULL for every one that is
+ * not deleted), as a JSON array. The caller frees `*managed_json` with
+ * `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `query_json` is NULL or NUL-terminated; `managed_json` is
+ * writable.
+ */
+certloop_result certloop_managed_list(const certloop_t *certloop,
+                                      const char *query_json,
+                                      char **managed_json);
+
+/**
+ * Bulk configure: apply `patch_json` (`{"rollback", "validity", "targets", "renewal", ...}`:
+ * the fields of a configuration to set) to every managed certificate of `ids_json` (a JSON
+ * array of ids or names), all or none. On success `*managed_json` receives the updated
+ * managed certificates; the caller frees it with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `ids_json` and `patch_json` are NUL-terminated;
+ * `managed_json` is writable.
+ */
+certloop_result certloop_managed_configure(const certloop_t *certloop,
+                                           const char *ids_json,
+                                           const char *patch_json,
+                                           char **managed_json);
+
+/**
+ * Run one lifecycle action on managed certificate `managed` (id or name). `action_json` is
+ * `{"action": "order" | "deploy" | "pinCheck" | "rotate" | "suspend" | "delete"}`, `{"action":
+ * "rekey", "keyAlgorithm"}` or `{"action": "revoke", "reason"}`; `delete` stops tracking it
+ * (this is how a managed certificate is removed; the servers are left as they are). A
+ * failed action is an error with its code. On success `*result_json` receives `{"managed":
+ * <the managed certificate afterwards>, "detail"}`; the caller frees it with
+ * `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `managed` and `action_json` are NUL-terminated;
+ * `result_json` is writable.
+ */
+certloop_result certloop_managed_act(const certloop_t *certloop,
+                                     const char *managed,
+                                     const char *action_json,
+                                     char **result_json);
+
+/**
+ * Batch: run `action_json` (as in `certloop_managed_act`) on every managed certificate of
+ * `ids_json` (a JSON array of ids or names) with bounded concurrency; each item has its own
+ * result, so a failed item does not fail the call. `options_json` is `{"concurrency"
+ * (default 4), "continueOnError" (default true)}` or NULL. `progress` (may be NULL) is
+ * called with `user_data` on the calling thread as items finish: see
+ * `certloop_progress_fn` for when and what it may do. On success `*report_json` receives
+ * `{"action", "total", "succeeded", "failed", "skipped", "items": [{"id", "ok", "state",
+ * "detail", "errorCode"}]}` in the order asked; the caller frees it with
+ * `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `ids_json` and `action_json` are NUL-terminated;
+ * `options_json` is NULL or NUL-terminated; `progress` is NULL or a function that may be
+ * called with `user_data` until this call returns; `report_json` is writable.
+ */
+certloop_result certloop_managed_batch(const certloop_t *certloop,
+                                       const char *ids_json,
+                                       const char *action_json,
+                                       const char *options_json,
+                                       certloop_progress_fn progress,
+                                       void *user_data,
+                                       char **report_json);
+
+/**
+ * One sweep of the agent: claim what is due now, renew and deploy it (inside its windows),
+ * release it. `options_json` is `{"owner", "leaseSeconds", "chunk", "concurrency",
+ * "maxAttempts", "retryBaseSeconds", "expiryWarningDays"}` (all optional) or NULL. On success
+ * `*report_json` receives `{"processed", "renewed", "deployed", "retried", "failed",
+ * "errors": [batch items]}`; the caller frees it with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `options_json` is NULL or NUL-terminated; `report_json` is
+ * writable.
+ */
+certloop_result certloop_sweep(const certloop_t *certloop,
+                               const char *options_json,
+                               char **report_json);
+
+/**
+ * When a sweep next has work: `*due_at` receives the earliest due schedule as an RFC 3339
+ * string (e.g. "2026-12-07T13:00:00Z"), or NULL when nothing is scheduled. The caller frees
+ * a non-NULL string with `certloop_string_free`.
+ *
+ * # Safety
+ *
+ * `certloop` is a live handle; `due_at` is writable.
+ */
+certloop_result certloop_next_due_at(const certloop_t *certloop, char **due_at);
 
 /**
  * Set up the embedded default once: a root CA `certloop-root`, an issuing CA

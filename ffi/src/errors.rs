@@ -1,10 +1,13 @@
 //! Result codes, the mapping from [`certloop_core::ErrorKind`], and the thread-local last error
-//! that `certloop_error_message` copies out.
+//! that `certloop_error_message` copies out and `certloop_error_detail` describes as JSON.
 
 use std::cell::RefCell;
 use std::ffi::c_char;
 
 use certloop_core::{Error, ErrorKind};
+use serde_json::{Map, Value, json};
+
+use crate::strings::write_json;
 
 /// What a certloop function returned. `CERTLOOP_RESULT_OK` is 0; every other value is a
 /// failure whose text `certloop_error_message` copies out. Ranges are stable:
@@ -25,6 +28,9 @@ pub enum certloop_result {
     NullParameter = 1,
     /// The caller's buffer is too small; `*needed` says how many bytes are required.
     InsufficientSize = 2,
+    /// A certloop function taking a handle was called from inside a callback certloop is
+    /// running (a batch's progress callback); nothing was done.
+    ReentrantCall = 3,
     /// A field or value of the input is invalid (the message names it).
     InvalidInput = 100,
     /// A string argument is not valid UTF-8.
@@ -49,6 +55,16 @@ pub enum certloop_result {
     IoError = 207,
     /// Not supported by this connector or build.
     Unsupported = 208,
+    /// A deployment failed; `certloop_error_detail` says the target and whether the previous
+    /// files were restored (`"rolledBack"`).
+    DeploymentFailed = 209,
+    /// An endpoint serves another certificate than expected; `certloop_error_detail` gives
+    /// `"endpoint"`, `"expected"` and `"served"` (SHA-256 fingerprints).
+    PinMismatch = 210,
+    /// An ACME order waits for a person to complete domain control validation (manual
+    /// solver). `certloop_error_detail` gives `"orderId"` and `"instructions"`; publish what
+    /// `certloop_order_show` lists, then call `certloop_order_resume`.
+    PendingValidation = 211,
     /// A failure this build of the C ABI has no finer code for.
     OtherError = 299,
     /// A bug: a Rust panic was caught at the C boundary.
@@ -69,37 +85,93 @@ impl certloop_result {
             ErrorKind::Store => Self::StoreError,
             ErrorKind::Io => Self::IoError,
             ErrorKind::Unsupported => Self::Unsupported,
+            ErrorKind::Deployment => Self::DeploymentFailed,
+            ErrorKind::PinMismatch => Self::PinMismatch,
+            ErrorKind::PendingValidation => Self::PendingValidation,
             _ => Self::OtherError,
+        }
+    }
+
+    /// The stable name of the code in `certloop_error_detail`'s `"code"`: the header's
+    /// constant without its `CERTLOOP_RESULT_` prefix.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Ok => "OK",
+            Self::NullParameter => "NULL_PARAMETER",
+            Self::InsufficientSize => "INSUFFICIENT_SIZE",
+            Self::ReentrantCall => "REENTRANT_CALL",
+            Self::InvalidInput => "INVALID_INPUT",
+            Self::InvalidUtf8 => "INVALID_UTF8",
+            Self::InvalidJson => "INVALID_JSON",
+            Self::PolicyViolation => "POLICY_VIOLATION",
+            Self::NotFound => "NOT_FOUND",
+            Self::AlreadyExists => "ALREADY_EXISTS",
+            Self::InvalidState => "INVALID_STATE",
+            Self::CaError => "CA_ERROR",
+            Self::CryptoError => "CRYPTO_ERROR",
+            Self::StoreError => "STORE_ERROR",
+            Self::IoError => "IO_ERROR",
+            Self::Unsupported => "UNSUPPORTED",
+            Self::DeploymentFailed => "DEPLOYMENT_FAILED",
+            Self::PinMismatch => "PIN_MISMATCH",
+            Self::PendingValidation => "PENDING_VALIDATION",
+            Self::OtherError => "OTHER_ERROR",
+            Self::Panic => "PANIC",
         }
     }
 }
 
-/// A failed call: its code, its message, and whether a retry can help.
+/// A failed call: its code, its message, whether a retry can help, and the structured fields
+/// `certloop_error_detail` adds (never a secret: the same fields the core error displays).
 #[derive(Debug)]
 pub(crate) struct Failure {
     code: certloop_result,
     message: String,
     retryable: bool,
+    detail: Map<String, Value>,
 }
 
 impl Failure {
     fn new(code: certloop_result, message: String) -> Self {
-        Self { code, message, retryable: false }
+        Self { code, message, retryable: false, detail: Map::new() }
+    }
+
+    /// A failure naming the argument (or field) it is about in its detail's `"field"`.
+    fn about(code: certloop_result, message: String, field: &str) -> Self {
+        let mut failure = Self::new(code, message);
+        failure.detail.insert("field".to_owned(), json!(field));
+        failure
     }
 
     /// A required pointer argument was NULL.
     pub(crate) fn null(parameter: &str) -> Self {
-        Self::new(certloop_result::NullParameter, format!("{parameter} must not be NULL"))
+        let message = format!("{parameter} must not be NULL");
+        Self::about(certloop_result::NullParameter, message, parameter)
     }
 
     /// A string argument is not UTF-8.
     pub(crate) fn utf8(parameter: &str, error: std::str::Utf8Error) -> Self {
-        Self::new(certloop_result::InvalidUtf8, format!("{parameter} is not valid UTF-8: {error}"))
+        let message = format!("{parameter} is not valid UTF-8: {error}");
+        Self::about(certloop_result::InvalidUtf8, message, parameter)
     }
 
-    /// A JSON argument is malformed or has the wrong shape.
+    /// A JSON argument is malformed or has the wrong shape. serde's message is kept without
+    /// the offending value (see [`without_value`]): a password in the wrong place or shape
+    /// must not come back in an error.
     pub(crate) fn json(parameter: &str, error: serde_json::Error) -> Self {
-        Self::new(certloop_result::InvalidJson, format!("{parameter} is not valid JSON: {error}"))
+        let message =
+            format!("{parameter} is not valid JSON: {}", without_value(&error.to_string()));
+        Self::about(certloop_result::InvalidJson, message, parameter)
+    }
+
+    /// A certloop call from inside a callback certloop is running on this thread.
+    pub(crate) fn reentrant() -> Self {
+        Self::new(
+            certloop_result::ReentrantCall,
+            "a certloop function taking a handle was called from inside a certloop callback \
+             (a batch's progress callback); return from the callback first"
+                .to_owned(),
+        )
     }
 
     /// A failure of certloop itself that no input can cause (a response that does not
@@ -138,12 +210,61 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
+        let mut detail = Map::new();
+        let mut put = |key: &str, value: Value| detail.insert(key.to_owned(), value);
+        match &error {
+            Error::InvalidInput { field, .. } => {
+                put("field", json!(field));
+            }
+            Error::PolicyViolation { violations } => {
+                put("violations", serde_json::to_value(violations).unwrap_or(Value::Null));
+            }
+            Error::NotFound { what, id } => {
+                put("what", json!(what));
+                put("id", json!(id));
+            }
+            Error::Deployment { target, rolled_back, .. } => {
+                put("target", json!(target));
+                put("rolledBack", json!(rolled_back));
+            }
+            Error::PinMismatch { endpoint, expected, served } => {
+                put("endpoint", json!(endpoint));
+                put("expected", json!(expected));
+                put("served", json!(served));
+            }
+            Error::PendingValidation { order_id, instructions } => {
+                put("orderId", json!(order_id));
+                put("instructions", json!(instructions));
+            }
+            _ => {}
+        }
         Self {
             code: certloop_result::for_kind(error.kind()),
             retryable: error.is_retryable(),
             message: error.to_string(),
+            detail,
         }
     }
+}
+
+/// serde's message without the offending value: `invalid type: string "s3cret", expected a
+/// sequence` becomes `invalid type, expected a sequence`, and ``unknown variant `s3cret`,
+/// expected `pem` or `pkcs12` `` becomes ``unknown variant, expected `pem` or `pkcs12` ``
+/// (field names, expectations and the line/column stay). The rule of the Python and Node
+/// bindings, so the three refuse a misplaced password alike.
+fn without_value(message: &str) -> String {
+    for kind in ["invalid type", "invalid value", "invalid length", "unknown variant"] {
+        let Some(rest) = message.strip_prefix(kind) else { continue };
+        let Some(rest) = rest.strip_prefix(": ").or_else(|| rest.strip_prefix(' ')) else {
+            continue;
+        };
+        // The value comes first and the expectation last: cut at the last separator.
+        if let Some(at) = rest.rfind(", expected ").or_else(|| rest.rfind(", there are no")) {
+            return format!("{kind}{}", &rest[at..]);
+        }
+        return kind.to_owned();
+    }
+    message.to_owned()
 }
 
 thread_local! {
@@ -193,6 +314,56 @@ pub unsafe extern "C" fn certloop_error_message(
             }
             certloop_result::Ok
         })
+    });
+    outcome.unwrap_or(certloop_result::Panic)
+}
+
+/// The last failure on this thread as a JSON object, for callers that need more than the
+/// message: `{"result": <certloop_result>, "code": "PENDING_VALIDATION", "message",
+/// "retryable", ...}` plus, depending on the failure, `"field"` (the argument or request field
+/// that is wrong), `"violations": [{"field", "message"}]`, `"what"` and `"id"` (not found),
+/// `"target"` and `"rolledBack"` (deployment failed), `"endpoint"`, `"expected"` and
+/// `"served"` (pin mismatch), `"orderId"` and `"instructions"` (pending validation: the order
+/// to pass to `certloop_order_resume` once the person is done). With no failure yet on this
+/// thread it is `{"result": 0, "code": "OK", "message": "", "retryable": false}`.
+///
+/// Like `certloop_error_message` this reads the thread-local last error (call it on the same
+/// thread, before the next failing call) and never replaces it; a successful call does not
+/// clear it. The detail holds no secret (passwords and keys never enter an error).
+///
+/// Ownership: on success `*detail_json` receives a string the caller owns and frees with
+/// `certloop_string_free`.
+///
+/// # Safety
+///
+/// `detail_json` points to a writable `char *`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_error_detail(detail_json: *mut *mut c_char) -> certloop_result {
+    // Not through `guard`: a failure here must not replace the error being described.
+    let outcome = std::panic::catch_unwind(|| {
+        if detail_json.is_null() {
+            return certloop_result::NullParameter;
+        }
+        let detail = LAST_ERROR.with(|last| {
+            let last = last.borrow();
+            let mut object = Map::new();
+            let code = last.as_ref().map_or(certloop_result::Ok, |failure| failure.code);
+            object.insert("result".to_owned(), json!(code as u32));
+            object.insert("code".to_owned(), json!(code.name()));
+            let message = last.as_ref().map_or("", |failure| failure.message.as_str());
+            object.insert("message".to_owned(), json!(message));
+            let retryable = last.as_ref().is_some_and(|failure| failure.retryable);
+            object.insert("retryable".to_owned(), json!(retryable));
+            if let Some(failure) = last.as_ref() {
+                object.extend(failure.detail.clone());
+            }
+            Value::Object(object)
+        });
+        // SAFETY: `detail_json` is non-null (checked) and writable by the contract above.
+        match unsafe { write_json(detail_json, &detail) } {
+            Ok(()) => certloop_result::Ok,
+            Err(failure) => failure.code(),
+        }
     });
     outcome.unwrap_or(certloop_result::Panic)
 }

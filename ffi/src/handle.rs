@@ -35,6 +35,7 @@ impl certloop_t {
     where
         F: Future<Output = certloop_core::Result<Certloop>>,
     {
+        refuse_reentry()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -59,7 +60,17 @@ impl certloop_t {
     where
         F: Future<Output = certloop_core::Result<T>>,
     {
+        refuse_reentry()?;
         Ok(self.runtime.block_on(operation(self.certloop.clone()))?)
+    }
+}
+
+/// Refuse a call made from inside a callback that a certloop operation runs on this thread
+/// (a batch's progress callback): blocking on a runtime from inside one would panic.
+fn refuse_reentry() -> Result<(), Failure> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(_) => Err(Failure::reentrant()),
+        Err(_) => Ok(()),
     }
 }
 

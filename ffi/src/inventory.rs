@@ -177,6 +177,36 @@ pub unsafe extern "C" fn certloop_audit(
     })
 }
 
+/// How many certificates match `query_json` (`certloop_search`'s query without `limit` and
+/// `offset` mattering; NULL for every certificate that is not deleted). On success `*count`
+/// receives the number.
+///
+/// # Safety
+///
+/// `certloop` is a live handle; `query_json` is NULL or NUL-terminated; `count` points to a
+/// writable `uint64_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_count(
+    certloop: *const certloop_t,
+    query_json: *const c_char,
+    count: *mut u64,
+) -> certloop_result {
+    guard(|| {
+        // SAFETY: a live handle or NULL, by the contract above.
+        let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(count, "count")?;
+        // SAFETY: NUL-terminated or NULL, by the contract above.
+        let query = match unsafe { optional_str(query_json, "query_json") }? {
+            Some(text) => parse_json::<SearchQuery>(text, "query_json")?.into_query(),
+            None => CertificateQuery::default(),
+        };
+        let n = handle.run(|c| async move { c.count(&query).await })?;
+        // SAFETY: checked non-null; writable by the contract above.
+        unsafe { count.write(n) };
+        Ok(())
+    })
+}
+
 /// Live certificates with auto-renewal on that are due now, as a JSON array of
 /// `{"certificate": record, "reason": {...}}`. Free `*due_json` with `certloop_string_free`.
 ///

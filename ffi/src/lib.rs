@@ -10,12 +10,16 @@
 //! Every function body is small: borrow and parse the inputs, check the outputs are non-null,
 //! run the façade operation on the handle's runtime, write the output. Logic lives in `core`.
 
+mod acme;
 mod authorities;
+mod deploying;
+mod discovering;
 mod errors;
 mod handle;
 mod inspection;
 mod inventory;
 mod issuing;
+mod managing;
 mod panic;
 mod policies;
 mod revocation;

@@ -45,6 +45,36 @@ pub(crate) fn parse_json<T: DeserializeOwned>(text: &str, parameter: &str) -> Re
     serde_json::from_str(text).map_err(|e| Failure::json(parameter, e))
 }
 
+/// Borrow and parse a required JSON argument.
+///
+/// # Safety
+///
+/// `ptr` is NULL or points to a NUL-terminated string that lives for the call.
+pub(crate) unsafe fn input_json<T: DeserializeOwned>(
+    ptr: *const c_char,
+    parameter: &str,
+) -> Result<T, Failure> {
+    // SAFETY: forwarded from this function's contract.
+    let text = unsafe { input_str(ptr, parameter) }?;
+    parse_json(text, parameter)
+}
+
+/// Borrow and parse an optional JSON argument: NULL means `T::default()`.
+///
+/// # Safety
+///
+/// `ptr` is NULL or points to a NUL-terminated string that lives for the call.
+pub(crate) unsafe fn optional_json<T: DeserializeOwned + Default>(
+    ptr: *const c_char,
+    parameter: &str,
+) -> Result<T, Failure> {
+    // SAFETY: forwarded from this function's contract.
+    match unsafe { optional_str(ptr, parameter) }? {
+        Some(text) => parse_json(text, parameter),
+        None => Ok(T::default()),
+    }
+}
+
 /// Fail early, before any work is done, when an output pointer is NULL.
 pub(crate) fn check_out<T>(out: *mut T, parameter: &str) -> Result<(), Failure> {
     if out.is_null() { Err(Failure::null(parameter)) } else { Ok(()) }
@@ -73,6 +103,24 @@ pub(crate) unsafe fn write_json<T: Serialize>(
         .map_err(|_| Failure::internal("a response holds a NUL byte".to_owned()))?;
     // SAFETY: `out` is non-null and writable by this function's contract.
     unsafe { out.write(text.into_raw()) };
+    Ok(())
+}
+
+/// Store a new C string copy of `text` in `*out`, or NULL for `None` (the caller frees a
+/// non-NULL string with `certloop_string_free`).
+///
+/// # Safety
+///
+/// `out` is non-null (see [`check_out`]) and points to a writable `char *`.
+pub(crate) unsafe fn write_text(out: *mut *mut c_char, text: Option<&str>) -> Result<(), Failure> {
+    let raw = match text {
+        Some(text) => CString::new(text)
+            .map_err(|_| Failure::internal("a response holds a NUL byte".to_owned()))?
+            .into_raw(),
+        None => std::ptr::null_mut(),
+    };
+    // SAFETY: `out` is non-null and writable by this function's contract.
+    unsafe { out.write(raw) };
     Ok(())
 }
 

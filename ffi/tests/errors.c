@@ -66,8 +66,10 @@ static void malformed_input(certloop_t *c) {
             CERTLOOP_RESULT_INVALID_JSON, "ttl");
   MUST_FAIL(certloop_issue_many(c, "{\"attributes\": {}}", &out), CERTLOOP_RESULT_INVALID_JSON,
             "requests_json");
+  /* serde's message without the offending value (it could be a misplaced secret). */
   MUST_FAIL(certloop_search(c, "{\"states\": [\"bogus\"]}", &out), CERTLOOP_RESULT_INVALID_JSON,
-            "bogus");
+            "unknown variant, expected one of");
+  CHECK(strstr(last_error(), "bogus") == NULL);
   MUST_FAIL(certloop_search(c, "{\"expiringBefore\": \"tomorrow\"}", &out),
             CERTLOOP_RESULT_INVALID_JSON, "query_json");
   MUST_FAIL(certloop_audit(c, "[]", &out), CERTLOOP_RESULT_INVALID_JSON, "query_json");

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # C ABI stage: the committed header matches cbindgen, the C tests in ffi/tests/ pass against
 # the shared and the static libcertloop, also under valgrind memcheck (zero errors, zero
-# definite leaks), what they issue passes `openssl verify` (CRLs included), and the example
-# in ffi/examples builds with make (shared, static, and through certloop.pc).
+# definite leaks), what they issue passes `openssl verify` (CRLs included), the PKCS#12 the
+# lifecycle test writes is read by `openssl pkcs12`, and the example in ffi/examples builds
+# with make (shared, static, and through certloop.pc).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -32,7 +33,7 @@ CFLAGS=(-Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L -g -Iffi/includ
 STATIC_LIBS=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
 
 step "ffi: compile the C tests against the shared and the static library"
-for test in flow errors; do
+for test in flow errors lifecycle; do
   gcc "${CFLAGS[@]}" "ffi/tests/$test.c" -L"$LIBDIR" -lcertloop -Wl,-rpath,"$LIBDIR" -lpthread \
     -o "$WORK/$test-shared"
   gcc "${CFLAGS[@]}" "ffi/tests/$test.c" "$LIBDIR/libcertloop.a" "${STATIC_LIBS[@]}" \
@@ -84,12 +85,42 @@ new_flow_dir() {
   echo "$dir"
 }
 
+# new_lifecycle_dir NAME: a directory with a certificate certloop did not issue, to discover.
+new_lifecycle_dir() {
+  local dir="$WORK/out-$1"
+  mkdir -p "$dir/scan/nested"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+    -subj /CN=outside.example.internal -days 30 -out "$dir/scan/nested/outside.pem" 2>/dev/null
+  echo "$dir"
+}
+
+# check_lifecycle_output DIR: the PKCS#12 the lifecycle test wrote, read by openssl.
+check_lifecycle_output() (
+  cd "$1"
+  [ "$(stat -c %a ks.p12)" = 600 ]
+  [ "$(stat -c %a ks-key.pem)" = 600 ]
+  openssl pkcs12 -in ks.p12 -passin pass:c-s3cret -nokeys -clcerts -out p12-leaf.pem
+  cmp <(openssl x509 -in p12-leaf.pem -noout -fingerprint -sha256) \
+    <(openssl x509 -in ks-leaf.pem -noout -fingerprint -sha256)
+  openssl pkcs12 -in ks.p12 -passin pass:c-s3cret -nocerts -nodes -out p12-key.pem
+  grep -q "friendlyName: web" p12-key.pem
+  cmp <(openssl pkey -in p12-key.pem -pubout) <(openssl x509 -in ks-leaf.pem -noout -pubkey)
+  cmp <(openssl pkey -in ks-key.pem -pubout) <(openssl x509 -in ks-leaf.pem -noout -pubkey)
+  if openssl pkcs12 -in ks.p12 -passin pass:wrong -nokeys >/dev/null 2>&1; then
+    echo "ks.p12 opens with a wrong password" >&2
+    exit 1
+  fi
+)
+
 for linkage in shared static; do
   step "ffi: C tests, $linkage library"
   dir=$(new_flow_dir "flow-$linkage")
   "$WORK/flow-$linkage" "$dir"
   check_flow_output "$dir"
   "$WORK/errors-$linkage"
+  dir=$(new_lifecycle_dir "lifecycle-$linkage")
+  "$WORK/lifecycle-$linkage" "$dir"
+  check_lifecycle_output "$dir"
 done
 
 step "ffi: C tests under valgrind memcheck"
@@ -99,6 +130,9 @@ dir=$(new_flow_dir flow-valgrind)
 "${VALGRIND[@]}" "$WORK/flow-shared" "$dir"
 check_flow_output "$dir"
 "${VALGRIND[@]}" "$WORK/errors-shared"
+dir=$(new_lifecycle_dir lifecycle-valgrind)
+"${VALGRIND[@]}" "$WORK/lifecycle-shared" "$dir"
+check_lifecycle_output "$dir"
 
 step "ffi: make -C ffi/examples (shared, static, pkg-config)"
 make -s -C ffi/examples clean issue

@@ -1,0 +1,237 @@
+//! Discovery: scan files, TLS endpoints or this host's running servers, record the findings
+//! in the inventory as `discovered` certificates, list the places found, and rediscover
+//! (drift).
+//!
+//! The core's scan options are Rust structs without a wire shape (durations, secret
+//! passwords); the option objects here are their camelCase JSON form, the Node and Python
+//! bindings' shape, every field optional but the roots or targets. A scan and its recording
+//! are the two calls `certloop discover` makes.
+
+use std::ffi::c_char;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use certloop_core::crypto::SecretString;
+use certloop_core::discovery::files::{FileScanOptions, scan_files};
+use certloop_core::discovery::host::HostScanOptions;
+use certloop_core::discovery::network::{NetworkScanOptions, scan_network};
+use certloop_core::discovery::servers::scan_host;
+use serde::Deserialize;
+
+use crate::errors::certloop_result;
+use crate::handle::certloop_t;
+use crate::panic::guard;
+use crate::strings::{check_out, input_json, optional_json, write_json};
+
+/// `certloop_discover_files` options.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FileScan {
+    roots: Vec<PathBuf>,
+    max_depth: Option<usize>,
+    max_file_size: Option<u64>,
+    max_files: Option<u64>,
+    follow_symlinks: Option<bool>,
+    #[serde(default)]
+    passwords: Vec<SecretString>,
+    include_ca: Option<bool>,
+}
+
+impl From<FileScan> for FileScanOptions {
+    fn from(scan: FileScan) -> Self {
+        let default = FileScanOptions::default();
+        FileScanOptions {
+            roots: scan.roots,
+            max_depth: scan.max_depth.unwrap_or(default.max_depth),
+            max_file_size: scan.max_file_size.unwrap_or(default.max_file_size),
+            max_files: scan.max_files.unwrap_or(default.max_files),
+            follow_symlinks: scan.follow_symlinks.unwrap_or(default.follow_symlinks),
+            passwords: scan.passwords,
+            include_ca: scan.include_ca.unwrap_or(default.include_ca),
+        }
+    }
+}
+
+/// `certloop_discover_network` options.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NetworkScan {
+    targets: Vec<String>,
+    ports: Option<Vec<u16>>,
+    #[serde(default)]
+    server_names: Vec<String>,
+    timeout_ms: Option<u64>,
+    concurrency: Option<usize>,
+    max_endpoints: Option<usize>,
+}
+
+impl From<NetworkScan> for NetworkScanOptions {
+    fn from(scan: NetworkScan) -> Self {
+        let default = NetworkScanOptions::default();
+        NetworkScanOptions {
+            targets: scan.targets,
+            ports: scan.ports.unwrap_or(default.ports),
+            server_names: scan.server_names,
+            timeout: scan.timeout_ms.map_or(default.timeout, Duration::from_millis),
+            concurrency: scan.concurrency.unwrap_or(default.concurrency),
+            max_endpoints: scan.max_endpoints.unwrap_or(default.max_endpoints),
+        }
+    }
+}
+
+/// `certloop_discover_host` options.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct HostScan {
+    proc_root: Option<PathBuf>,
+    max_config_files: Option<usize>,
+}
+
+impl From<HostScan> for HostScanOptions {
+    fn from(scan: HostScan) -> Self {
+        let default = HostScanOptions::default();
+        HostScanOptions {
+            proc_root: scan.proc_root.unwrap_or(default.proc_root),
+            max_config_files: scan.max_config_files.unwrap_or(default.max_config_files),
+        }
+    }
+}
+
+/// Scan files and directories for PEM, DER, PKCS#12 and JKS certificates and record them as
+/// `discovered` (deduplicated by SHA-256 fingerprint, each place kept). `options_json` is
+/// `{"roots": [paths], "maxDepth", "maxFileSize", "maxFiles", "followSymlinks", "passwords":
+/// [keystore passwords to try], "includeCa"}`; the passwords are secrets, used for the scan
+/// only and never returned or put in an error.
+///
+/// On success `*outcome_json` receives `{"items": [{"certificateId", "state", "commonName",
+/// "notAfter", "fingerprintSha256", "location": {"kind", "path", "format", ...},
+/// "newCertificate", "newLocation"}], "newCertificates", "newLocations", "examined",
+/// "problems": [...]}`; the caller frees it with `certloop_string_free`.
+///
+/// # Safety
+///
+/// `certloop` is a live handle; `options_json` is NUL-terminated; `outcome_json` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_discover_files(
+    certloop: *const certloop_t,
+    options_json: *const c_char,
+    outcome_json: *mut *mut c_char,
+) -> certloop_result {
+    guard(|| {
+        // SAFETY: a live handle or NULL, by the contract above.
+        let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(outcome_json, "outcome_json")?;
+        // SAFETY: NUL-terminated or NULL, by the contract above.
+        let options: FileScan = unsafe { input_json(options_json, "options_json") }?;
+        let outcome = handle.run(|c| async move {
+            let report = scan_files(&options.into(), None);
+            c.record_discovery(&report).await
+        })?;
+        // SAFETY: checked non-null; writable by the contract above.
+        unsafe { write_json(outcome_json, &outcome) }
+    })
+}
+
+/// Probe TLS endpoints and record the certificates they serve. `options_json` is
+/// `{"targets": ["host:port", "host", "10.0.0.0/28"], "ports", "serverNames", "timeoutMs",
+/// "concurrency", "maxEndpoints"}`. `*outcome_json` is shaped as `certloop_discover_files`'s;
+/// the caller frees it with `certloop_string_free`.
+///
+/// # Safety
+///
+/// `certloop` is a live handle; `options_json` is NUL-terminated; `outcome_json` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_discover_network(
+    certloop: *const certloop_t,
+    options_json: *const c_char,
+    outcome_json: *mut *mut c_char,
+) -> certloop_result {
+    guard(|| {
+        // SAFETY: a live handle or NULL, by the contract above.
+        let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(outcome_json, "outcome_json")?;
+        // SAFETY: NUL-terminated or NULL, by the contract above.
+        let options: NetworkScan = unsafe { input_json(options_json, "options_json") }?;
+        let outcome = handle.run(|c| async move {
+            let report = scan_network(&options.into(), None)?;
+            c.record_discovery(&report).await
+        })?;
+        // SAFETY: checked non-null; writable by the contract above.
+        unsafe { write_json(outcome_json, &outcome) }
+    })
+}
+
+/// Find this host's running TLS servers (nginx, Apache httpd, Tomcat, ...) and record the
+/// certificates their configurations name, each with a `"suggestedTarget"` (without
+/// secrets). `options_json` is `{"procRoot", "maxConfigFiles"}` or NULL. `*outcome_json` is
+/// shaped as `certloop_discover_files`'s; the caller frees it with `certloop_string_free`.
+///
+/// # Safety
+///
+/// `certloop` is a live handle; `options_json` is NULL or NUL-terminated; `outcome_json` is
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_discover_host(
+    certloop: *const certloop_t,
+    options_json: *const c_char,
+    outcome_json: *mut *mut c_char,
+) -> certloop_result {
+    guard(|| {
+        // SAFETY: a live handle or NULL, by the contract above.
+        let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(outcome_json, "outcome_json")?;
+        // SAFETY: NULL or NUL-terminated, by the contract above.
+        let options: HostScan = unsafe { optional_json(options_json, "options_json") }?;
+        let outcome = handle.run(|c| async move {
+            let report = scan_host(&options.into(), None);
+            c.record_discovery(&report).await
+        })?;
+        // SAFETY: checked non-null; writable by the contract above.
+        unsafe { write_json(outcome_json, &outcome) }
+    })
+}
+
+/// Every place a scan found a certificate, as last seen: a JSON array of `{"id",
+/// "location", "certificateId", "fingerprintSha256", "firstSeen", "lastSeen",
+/// "suggestedTarget"}`. The caller frees `*locations_json` with `certloop_string_free`.
+///
+/// # Safety
+///
+/// `certloop` is a live handle; `locations_json` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_discovered_locations(
+    certloop: *const certloop_t,
+    locations_json: *mut *mut c_char,
+) -> certloop_result {
+    guard(|| {
+        // SAFETY: a live handle or NULL, by the contract above.
+        let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(locations_json, "locations_json")?;
+        let locations = handle.run(|c| async move { c.discovered_locations().await })?;
+        // SAFETY: checked non-null; writable by the contract above.
+        unsafe { write_json(locations_json, &locations) }
+    })
+}
+
+/// Rediscovery: look again at every known place (scan findings and deployed targets) and
+/// report drift: `{"checked", "unchanged", "drifts": [{"certificateId", "location", "kind":
+/// "changed" | "gone", "expectedSha256", "foundSha256", "detail"}]}`; each drift is also a
+/// `driftDetected` audit event. The caller frees `*report_json` with `certloop_string_free`.
+///
+/// # Safety
+///
+/// `certloop` is a live handle; `report_json` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_rediscover(
+    certloop: *const certloop_t,
+    report_json: *mut *mut c_char,
+) -> certloop_result {
+    guard(|| {
+        // SAFETY: a live handle or NULL, by the contract above.
+        let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(report_json, "report_json")?;
+        let report = handle.run(|c| async move { c.rediscover().await })?;
+        // SAFETY: checked non-null; writable by the contract above.
+        unsafe { write_json(report_json, &report) }
+    })
+}
