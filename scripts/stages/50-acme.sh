@@ -2,8 +2,8 @@
 # ACME against real Pebble + pebble-challtestsrv on loopback: HTTP-01 (webroot served by a
 # static server, and our standalone responder), DNS-01 through a hook, EAB, manual fallback +
 # resume after a restart, revocation, error cases; then the CLI's manual flow (exit code 10),
-# and the Python and Node bindings' order + nginx deployment (bindings-python/tests/
-# test_acme_nginx.py, bindings-node/__test__/acme-nginx.test.mjs).
+# and the Python, Node and C bindings' order + nginx deployment (bindings-python/tests/
+# test_acme_nginx.py, bindings-node/__test__/acme-nginx.test.mjs, ffi/tests/acme_nginx.c).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -142,4 +142,56 @@ if [ ! -f bindings-node/certloop.linux-x64-gnu.node ]; then
   (cd bindings-node && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 fi
 (cd bindings-node && node --test --test-concurrency=1 __test__/acme-nginx.test.mjs)
+
+step "C binding: order from Pebble (manual validation, resume), deploy to nginx, pin check"
+ensure_apt gcc gcc
+# Stage 30 built libcertloop when scripts/test runs every stage; alone, build it here.
+if [ ! -f target/debug/libcertloop.so ]; then
+  cargo build -p certloop-ffi --locked
+fi
+gcc -Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L -g -Iffi/include \
+  ffi/tests/acme_nginx.c -L"$PWD/target/debug" -lcertloop -Wl,-rpath,"$PWD/target/debug" \
+  -lpthread -o "$work/acme_nginx"
+# nginx with its own prefix on a free loopback port, serving a placeholder until the deploy.
+nginx_dir="$work/c-nginx"
+nginx_port=$(free_port)
+mkdir -p "$nginx_dir/tls" "$nginx_dir/logs" "$nginx_dir/tmp" "$work/c-out"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj /CN=placeholder -keyout "$nginx_dir/tls/key.pem" -out "$nginx_dir/tls/fullchain.pem" \
+  2>/dev/null
+cat >"$nginx_dir/nginx.conf" <<CONF
+worker_processes 1;
+pid $nginx_dir/nginx.pid;
+error_log $nginx_dir/logs/error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $nginx_dir/tmp/body;
+  proxy_temp_path $nginx_dir/tmp/proxy;
+  fastcgi_temp_path $nginx_dir/tmp/fastcgi;
+  uwsgi_temp_path $nginx_dir/tmp/uwsgi;
+  scgi_temp_path $nginx_dir/tmp/scgi;
+  server {
+    listen 127.0.0.1:$nginx_port ssl;
+    ssl_certificate $nginx_dir/tls/fullchain.pem;
+    ssl_certificate_key $nginx_dir/tls/key.pem;
+    location / { return 200 "ok\n"; }
+  }
+}
+CONF
+nginx -p "$nginx_dir" -c "$nginx_dir/nginx.conf" -e "$nginx_dir/logs/error.log" \
+  -g 'daemon off;' &
+nginx_pid=$!
+pids+=("$nginx_pid")
+wait_for_port "$nginx_port" 30
+CERTLOOP_NGINX_PREFIX="$nginx_dir" CERTLOOP_NGINX_CONF="$nginx_dir/nginx.conf" \
+  CERTLOOP_NGINX_PORT="$nginx_port" "$work/acme_nginx" "$work/c-out"
+openssl verify -CAfile "$CERTLOOP_ACME_ROOT" -untrusted "$work/c-out/chain.pem" \
+  "$work/c-out/leaf.pem"
+# What nginx serves now is the certificate ordered from Pebble.
+cmp <(openssl s_client -connect "127.0.0.1:$nginx_port" -servername localhost </dev/null \
+  2>/dev/null | openssl x509 -noout -fingerprint -sha256) \
+  <(openssl x509 -in "$work/c-out/leaf.pem" -noout -fingerprint -sha256)
+kill "$nginx_pid"
+wait "$nginx_pid" 2>/dev/null || true
 echo "50-acme: passed"
