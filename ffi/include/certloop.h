@@ -19,9 +19,14 @@
  * - Results: every fallible function returns a certloop_result. CERTLOOP_RESULT_OK (0) means
  *   every output was written; on any other code no output was written, and
  *   certloop_error_message() copies the failure's text (thread-local: call it on the same
- *   thread, before the next failing call). Code ranges: 1-99 API misuse (NULL pointer, small
- *   buffer), 100-199 malformed input (bad UTF-8, bad JSON, bad field), 200-299 refused or
- *   failed operations (policy, not found, conflict, CA, store, I/O), 900 an internal bug.
+ *   thread, before the next failing call); certloop_error_detail() gives it as JSON with the
+ *   fields a program acts on (the order id of CERTLOOP_RESULT_PENDING_VALIDATION, the target
+ *   and "rolledBack" of CERTLOOP_RESULT_DEPLOYMENT_FAILED, the field of a bad input). Code
+ *   ranges: 1-99 API misuse (NULL pointer, small buffer, a call from inside a callback),
+ *   100-199 malformed input (bad UTF-8, bad JSON, bad field), 200-299 refused or failed
+ *   operations (policy, not found, conflict, CA, store, I/O, deployment, validation pending),
+ *   900 an internal bug. Error messages never hold a password or a key: a JSON argument that
+ *   does not parse is refused without repeating the offending value.
  * - Arguments: inputs come before outputs. Every pointer argument is checked; a NULL where a
  *   value is required gives CERTLOOP_RESULT_NULL_PARAMETER. Strings are NUL-terminated UTF-8
  *   and only borrowed for the duration of the call.
@@ -32,10 +37,15 @@
  * - Ownership: a `char **` output receives a string that the caller owns and must release with
  *   certloop_string_free() (never free()); it is zeroed on release, since issue responses hold
  *   private keys. A `certloop_t **` output receives a handle the caller owns and releases with
- *   certloop_free(). certloop_version() returns static memory.
+ *   certloop_free(). certloop_version() returns static memory. Inputs that hold secrets
+ *   (keystore and target passwords, an issue response passed back in) are only borrowed for
+ *   the call; certloop seals what it keeps and never returns a password (targets come back
+ *   "[redacted]").
  * - Threads: a certloop_t may be shared between threads; all functions taking a
  *   `const certloop_t *` may run concurrently. Calls block the calling thread until done (the
  *   library runs its async operations on an internal runtime owned by the handle).
+ *   Callbacks (a batch's progress) run on the calling thread before the call returns and
+ *   must not call certloop functions that take a handle (CERTLOOP_RESULT_REENTRANT_CALL).
  * - Panics never cross this boundary: they become CERTLOOP_RESULT_PANIC.
  */
 
@@ -594,7 +604,9 @@ certloop_result certloop_open(const char *dir, certloop_t **out);
 certloop_result certloop_in_memory(certloop_t **out);
 
 /**
- * Free a handle and everything it holds (CA keys are zeroed). NULL is ignored.
+ * Free a handle and everything it holds (CA keys are zeroed). NULL is ignored. Called from
+ * inside a certloop callback (a batch's progress) it frees nothing and records
+ * CERTLOOP_RESULT_REENTRANT_CALL as the thread's last error: the handle is still in use.
  *
  * # Safety
  *

@@ -125,7 +125,9 @@ pub unsafe extern "C" fn certloop_in_memory(out: *mut *mut certloop_t) -> certlo
     })
 }
 
-/// Free a handle and everything it holds (CA keys are zeroed). NULL is ignored.
+/// Free a handle and everything it holds (CA keys are zeroed). NULL is ignored. Called from
+/// inside a certloop callback (a batch's progress) it frees nothing and records
+/// CERTLOOP_RESULT_REENTRANT_CALL as the thread's last error: the handle is still in use.
 ///
 /// # Safety
 ///
@@ -135,6 +137,7 @@ pub unsafe extern "C" fn certloop_in_memory(out: *mut *mut certloop_t) -> certlo
 pub unsafe extern "C" fn certloop_free(certloop: *mut certloop_t) {
     let _ = guard(|| {
         if !certloop.is_null() {
+            refuse_reentry()?;
             // SAFETY: it came from `Box::into_raw` in `certloop_open`/`certloop_in_memory` and
             // the caller gives up the last reference.
             drop(unsafe { Box::from_raw(certloop) });

@@ -329,6 +329,7 @@ static void record_progress(size_t done, size_t total, void *user_data) {
 struct reentry {
   certloop_t *c;
   certloop_result result;
+  int free_refused;
   size_t calls;
 };
 
@@ -338,6 +339,9 @@ static void call_back_in(size_t done, size_t total, void *user_data) {
   struct reentry *r = user_data;
   uint64_t n = 0;
   r->result = certloop_count(r->c, NULL, &n);
+  /* Freeing the handle the batch runs on is refused too (the handle stays valid). */
+  certloop_free(r->c);
+  r->free_refused = strstr(last_error(), "inside a certloop callback") != NULL;
   r->calls++;
 }
 
@@ -461,13 +465,14 @@ static void managed(certloop_t *c, const char *dir) {
   }
 
   /* A callback calling back into certloop is refused, and the batch still completes. */
-  struct reentry reentry = {c, CERTLOOP_RESULT_OK, 0};
+  struct reentry reentry = {c, CERTLOOP_RESULT_OK, 0, 0};
   MUST(certloop_managed_batch(c, "[\"m0\"]", "{\"action\": \"pinCheck\"}", NULL, call_back_in,
                               &reentry, &json));
   CHECK(strstr(json, "\"total\":1") != NULL);
   certloop_string_free(json);
   CHECK(reentry.calls >= 1);
   CHECK(reentry.result == CERTLOOP_RESULT_REENTRANT_CALL);
+  CHECK(reentry.free_refused);
   /* No callback at all is fine. */
   MUST(certloop_managed_batch(c, "[\"m2\"]", "{\"action\": \"suspend\"}", NULL, NULL, NULL, &json));
   CHECK(strstr(json, "\"state\":\"suspended\"") != NULL);
