@@ -377,3 +377,43 @@ pub extern "C" fn certloop_error_is_retryable() -> bool {
     })
     .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_misplaced_value_is_not_repeated() {
+        let message = "invalid type: string \"s3cret\", expected a sequence at line 1 column 9";
+        assert_eq!(without_value(message), "invalid type, expected a sequence at line 1 column 9");
+        let message = "unknown variant `s3cret`, expected `pem` or `pkcs12`";
+        assert_eq!(without_value(message), "unknown variant, expected `pem` or `pkcs12`");
+        assert_eq!(without_value("missing field `path`"), "missing field `path`");
+        let error = serde_json::from_str::<Vec<String>>("\"s3cret\"").unwrap_err();
+        let failure = Failure::json("options_json", error);
+        assert_eq!(failure.code(), certloop_result::InvalidJson);
+        assert!(!failure.message().contains("s3cret"), "{}", failure.message());
+        assert_eq!(failure.detail["field"], "options_json");
+    }
+
+    #[test]
+    fn kinds_with_details_keep_them() {
+        let pending = Error::PendingValidation {
+            order_id: "order-1".to_owned(),
+            instructions: "publish the file".to_owned(),
+        };
+        let failure = Failure::from(pending);
+        assert_eq!(failure.code(), certloop_result::PendingValidation);
+        assert_eq!(failure.detail["orderId"], "order-1");
+        assert_eq!(failure.detail["instructions"], "publish the file");
+        let deployment = Error::Deployment {
+            target: "web".to_owned(),
+            summary: "reload failed".to_owned(),
+            rolled_back: true,
+        };
+        let failure = Failure::from(deployment);
+        assert_eq!(failure.code(), certloop_result::DeploymentFailed);
+        assert_eq!(failure.detail["rolledBack"], true);
+        assert_eq!(certloop_result::PendingValidation.name(), "PENDING_VALIDATION");
+    }
+}

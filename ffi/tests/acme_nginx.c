@@ -168,6 +168,12 @@ int main(int argc, char **argv) {
            prefix, prefix, args, args, endpoint, name);
   MUST(certloop_target_save(c, target, &out));
   certloop_string_free(out);
+  /* Before the deployment nginx serves its placeholder: a mismatch, not an error. */
+  char *check = NULL;
+  MUST(certloop_pin_check(c, certificate_id, endpoint, name, &check));
+  CHECK(strstr(check, "\"matches\":false") != NULL);
+  CHECK(strstr(check, "placeholder") != NULL); /* servedSubject */
+  certloop_string_free(check);
   char *report = NULL;
   MUST(certloop_deploy(c, certificate_id, "nginx", -1, &report));
   CHECK(strstr(report, "\"success\":true") != NULL);
@@ -189,7 +195,7 @@ int main(int argc, char **argv) {
   CHECK(strstr(record, "\"state\":\"deployed\"") != NULL);
   char *fingerprint = json_field(record, "fingerprintSha256");
   certloop_string_free(record);
-  char *check = NULL;
+  check = NULL;
   MUST(certloop_pin_check(c, certificate_id, endpoint, name, &check));
   CHECK(strstr(check, "\"matches\":true") != NULL);
   char *served = json_field(check, "servedSha256");

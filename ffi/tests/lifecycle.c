@@ -6,8 +6,8 @@
  *   usage: lifecycle DIR   (DIR/scan/nested/outside.pem must hold a certificate certloop did
  *                           not issue, e.g. made by `openssl req -x509`)
  *
- * Leaves DIR/ks.p12 (password "c-s3cret", alias "web") and DIR/ks-leaf.pem for
- * scripts/stages/30-ffi.sh to read with `openssl pkcs12`.
+ * Leaves DIR/ks.p12 and DIR/ks.jks (password "c-s3cret", alias "web") and DIR/ks-leaf.pem
+ * for scripts/stages/30-ffi.sh to read with `openssl pkcs12` and `keytool`.
  */
 #include "check.h"
 
@@ -85,6 +85,18 @@ static void keystores(certloop_t *c, const char *dir) {
   CHECK(strstr(paths, "c-s3cret") == NULL);
   certloop_string_free(paths);
   CHECK(mode_of(path_in(dir, "ks.p12")) == 0600);
+
+  /* JKS from the certificate id: keytool reads it in the stage. */
+  snprintf(spec, sizeof spec,
+           "{\"format\": \"jks\", \"path\": \"%s\", \"storePassword\": \"c-s3cret\", \"alias\": \"web\"}",
+           path_in(dir, "ks.jks"));
+  MUST(certloop_keystore_write(c, id, spec, 3, &paths));
+  CHECK(strstr(paths, "ks.jks") != NULL && strstr(paths, "c-s3cret") == NULL);
+  certloop_string_free(paths);
+  CHECK(mode_of(path_in(dir, "ks.jks")) == 0600);
+  MUST_FAIL(certloop_keystore_write(c, id, "{\"format\": \"jks\", \"path\": \"/tmp/x.jks\"}", 3,
+                                    &paths),
+            CERTLOOP_RESULT_INVALID_JSON, "missing field `storePassword`");
 
   /* A secret in the wrong place or shape is refused without being repeated. */
   char *out = SENTINEL;

@@ -2,8 +2,8 @@
 # C ABI stage: the committed header matches cbindgen, the C tests in ffi/tests/ pass against
 # the shared and the static libcertloop, also under valgrind memcheck (zero errors, zero
 # definite leaks), what they issue passes `openssl verify` (CRLs included), the PKCS#12 the
-# lifecycle test writes is read by `openssl pkcs12`, and the example in ffi/examples builds
-# with make (shared, static, and through certloop.pc).
+# lifecycle test writes is read by `openssl pkcs12` and its JKS by `keytool`, and the example
+# in ffi/examples builds with make (shared, static, and through certloop.pc).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -13,6 +13,7 @@ ensure_apt make make
 ensure_apt valgrind valgrind
 ensure_apt openssl openssl
 ensure_apt pkg-config pkg-config
+ensure_apt keytool openjdk-17-jre-headless
 
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 export CARGO_INCREMENTAL=0
@@ -110,6 +111,13 @@ check_lifecycle_output() (
     echo "ks.p12 opens with a wrong password" >&2
     exit 1
   fi
+  # The JKS holds the same leaf under alias web (keytool prints SHA256: AB:CD:...).
+  [ "$(stat -c %a ks.jks)" = 600 ]
+  keytool -list -v -keystore ks.jks -storetype JKS -storepass c-s3cret >jks.txt 2>&1
+  grep -q "Alias name: web" jks.txt
+  grep -q "Entry type: PrivateKeyEntry" jks.txt
+  leaf_sha256=$(openssl x509 -in ks-leaf.pem -noout -fingerprint -sha256 | cut -d= -f2)
+  grep -q "SHA256: $leaf_sha256" jks.txt
 )
 
 for linkage in shared static; do
