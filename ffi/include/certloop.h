@@ -604,6 +604,21 @@ certloop_result certloop_open(const char *dir, certloop_t **out);
 certloop_result certloop_in_memory(certloop_t **out);
 
 /**
+ * Like `certloop_open` (or `certloop_in_memory` when `dir` is NULL), with `options_json`:
+ * `{"actor": "who the audit log names (default api)", "scriptRoot": "a directory"}`, every
+ * field optional, NULL for none. With `scriptRoot`, script CA profiles are accepted only for
+ * scripts inside that directory (after resolving symlinks and `..`); a missing directory is
+ * CERTLOOP_RESULT_IO_ERROR. On success `*out` receives a new handle that the caller owns and
+ * frees with `certloop_free`.
+ *
+ * # Safety
+ *
+ * `dir` and `options_json` are NULL or NUL-terminated UTF-8; `out` points to a writable
+ * `certloop_t *`.
+ */
+certloop_result certloop_open_with(const char *dir, const char *options_json, certloop_t **out);
+
+/**
  * Free a handle and everything it holds (CA keys are zeroed). NULL is ignored. Called from
  * inside a certloop callback (a batch's progress) it frees nothing and records
  * CERTLOOP_RESULT_REENTRANT_CALL as the thread's last error: the handle is still in use.

@@ -5,9 +5,11 @@ use std::future::Future;
 
 use certloop_core::Certloop;
 
+use serde::Deserialize;
+
 use crate::errors::{Failure, certloop_result};
 use crate::panic::guard;
-use crate::strings::{check_out, input_str};
+use crate::strings::{check_out, input_str, optional_json, optional_str};
 
 /// The certloop library handle (opaque). Create it with `certloop_open` or
 /// `certloop_in_memory`, free it with `certloop_free`.
@@ -119,6 +121,65 @@ pub unsafe extern "C" fn certloop_in_memory(out: *mut *mut certloop_t) -> certlo
     guard(|| {
         check_out(out, "out")?;
         let handle = certloop_t::create(Certloop::in_memory)?;
+        // SAFETY: `out` is non-null (checked) and writable by the contract above.
+        unsafe { out.write(Box::into_raw(handle)) };
+        Ok(())
+    })
+}
+
+/// The options of `certloop_open_with`: the Node binding's `OpenOptions`.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OpenOptions {
+    /// Who the audit log records as the actor (default `api`).
+    actor: Option<String>,
+    /// Accept script CA profiles only for scripts inside this directory.
+    script_root: Option<String>,
+}
+
+impl OpenOptions {
+    fn apply(self, certloop: Certloop) -> certloop_core::Result<Certloop> {
+        let certloop = match self.actor {
+            Some(actor) => certloop.with_actor(actor),
+            None => certloop,
+        };
+        match self.script_root {
+            Some(dir) => certloop.with_script_root(dir),
+            None => Ok(certloop),
+        }
+    }
+}
+
+/// Like `certloop_open` (or `certloop_in_memory` when `dir` is NULL), with `options_json`:
+/// `{"actor": "who the audit log names (default api)", "scriptRoot": "a directory"}`, every
+/// field optional, NULL for none. With `scriptRoot`, script CA profiles are accepted only for
+/// scripts inside that directory (after resolving symlinks and `..`); a missing directory is
+/// CERTLOOP_RESULT_IO_ERROR. On success `*out` receives a new handle that the caller owns and
+/// frees with `certloop_free`.
+///
+/// # Safety
+///
+/// `dir` and `options_json` are NULL or NUL-terminated UTF-8; `out` points to a writable
+/// `certloop_t *`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certloop_open_with(
+    dir: *const c_char,
+    options_json: *const c_char,
+    out: *mut *mut certloop_t,
+) -> certloop_result {
+    guard(|| {
+        check_out(out, "out")?;
+        // SAFETY: NULL or NUL-terminated, by the contract above.
+        let dir = unsafe { optional_str(dir, "dir") }?.map(str::to_owned);
+        // SAFETY: NULL or NUL-terminated, by the contract above.
+        let options: OpenOptions = unsafe { optional_json(options_json, "options_json") }?;
+        let handle = certloop_t::create(|| async move {
+            let certloop = match dir {
+                Some(dir) => Certloop::open(dir).await?,
+                None => Certloop::in_memory().await?,
+            };
+            options.apply(certloop)
+        })?;
         // SAFETY: `out` is non-null (checked) and writable by the contract above.
         unsafe { out.write(Box::into_raw(handle)) };
         Ok(())

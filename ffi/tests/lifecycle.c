@@ -1,7 +1,8 @@
 /*
  * The lifecycle calls of the C ABI: keystores, deployment targets, deployment with rollback,
  * managed certificates, batches with a progress callback, the sweep, discovery, the ACME
- * order calls without a CA, the error detail, and their error cases.
+ * order calls without a CA, the error detail, opening with options (audit actor, script
+ * directory), and their error cases.
  *
  *   usage: lifecycle DIR   (DIR/scan/nested/outside.pem must hold a certificate certloop did
  *                           not issue, e.g. made by `openssl req -x509`)
@@ -706,6 +707,61 @@ static void acme_without_ca(certloop_t *c) {
   CHECK(strstr(last_error(), "profile must not be NULL") != NULL); /* not replaced */
 }
 
+/* ---- opening with options: the audit actor and the script directory -------------------- */
+
+static void open_options(const char *dir) {
+  const char *script = "def certificate_request(csr, common_name, args_dict):\n"
+                       "    raise RuntimeError(\"not used\")\n";
+  CHECK(mkdir(path_in(dir, "scripts"), 0755) == 0);
+  write_file(path_in(dir, "scripts"), "corp_ca.py", script);
+  write_file(dir, "outside.py", script);
+  char options[2048];
+  snprintf(options, sizeof options, "{\"actor\": \"c-lifecycle\", \"scriptRoot\": \"%s\"}",
+           path_in(dir, "scripts"));
+  certloop_t *c = NULL;
+  MUST(certloop_open_with(NULL, options, &c));
+  MUST(certloop_init_default(c));
+  char profile[4096];
+  snprintf(profile, sizeof profile,
+           "{\"slug\": \"corp\", \"templateId\": \"tls-server\", \"issuer\": {\"type\": \"script\","
+           " \"path\": \"%s\", \"params\": [{\"name\": \"token\", \"value\": \"script-s3cret\","
+           " \"sensitive\": true}]}}",
+           path_in(path_in(dir, "scripts"), "corp_ca.py"));
+  char *json = NULL;
+  MUST(certloop_profile_save(c, profile, &json));
+  CHECK(strstr(json, "\"type\":\"script\"") != NULL);
+  CHECK(strstr(json, "script-s3cret") == NULL); /* a sensitive parameter is not returned */
+  certloop_string_free(json);
+  char *out = SENTINEL;
+  snprintf(profile, sizeof profile,
+           "{\"slug\": \"corp2\", \"templateId\": \"tls-server\", \"issuer\": {\"type\": \"script\","
+           " \"path\": \"%s\", \"params\": [{\"name\": \"token\", \"value\": \"script-s3cret\","
+           " \"sensitive\": true}]}}",
+           path_in(dir, "outside.py"));
+  MUST_FAIL(certloop_profile_save(c, profile, &out), CERTLOOP_RESULT_INVALID_INPUT,
+            "outside the script directory");
+  CHECK(strstr(last_error(), "script-s3cret") == NULL);
+  MUST(certloop_audit(c, NULL, &json));
+  CHECK(strstr(json, "\"actor\":\"c-lifecycle\"") != NULL);
+  CHECK(strstr(json, "script-s3cret") == NULL);
+  certloop_string_free(json);
+  certloop_free(c);
+
+  /* A state directory, and the errors. */
+  c = NULL;
+  MUST(certloop_open_with(path_in(dir, "state"), NULL, &c));
+  MUST(certloop_init_default(c));
+  certloop_free(c);
+  certloop_t *handle = (certloop_t *)0x5a5a;
+  MUST_FAIL(certloop_open_with(NULL, "{\"scriptRoot\": \"/nonexistent/certloop-scripts\"}", &handle),
+            CERTLOOP_RESULT_IO_ERROR, "/nonexistent/certloop-scripts");
+  MUST_FAIL(certloop_open_with(NULL, "{\"actor\": \"x\", \"home\": \"y\"}", &handle),
+            CERTLOOP_RESULT_INVALID_JSON, "unknown field `home`");
+  MUST_FAIL(certloop_open_with(NULL, NULL, NULL), CERTLOOP_RESULT_NULL_PARAMETER, "out");
+  CHECK(handle == (certloop_t *)0x5a5a);
+  CHECK(out == SENTINEL);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -722,5 +778,6 @@ int main(int argc, char **argv) {
   certloop_free(c);
   sweep(dir);
   discovery(dir);
+  open_options(dir);
   return check_summary("lifecycle");
 }
