@@ -178,14 +178,16 @@ typedef struct certloop_t certloop_t;
  * The progress callback of `certloop_managed_batch`: `done` of `total` items are finished.
  *
  * It is called on the thread that called `certloop_managed_batch`, before that call
- * returns, once after the ids are looked up (unknown ids count as done then) and once per
- * finished item; `done` never decreases and the last call has `done == total`. Calls are
- * sequential (items are worked on concurrently inside certloop, but never reported at the
- * same time). `user_data` is passed through untouched.
+ * returns: after the ids are looked up (ids that are not found count as done then) and once
+ * per finished item. `done` never decreases and the last call has `done == total`, unless
+ * the batch stopped early (`"continueOnError": false`; the report's `"skipped"` counts the
+ * rest). Calls are sequential (items are worked on concurrently inside certloop, but never
+ * reported at the same time). `user_data` is passed through untouched.
  *
  * The callback must return normally (no `longjmp` out of it) and must not call certloop
  * functions taking a handle, on this or any other handle: they fail with
- * CERTLOOP_RESULT_REENTRANT_CALL (the calling thread is busy running the batch).
+ * CERTLOOP_RESULT_REENTRANT_CALL (the calling thread is busy running the batch), and
+ * `certloop_free` frees nothing.
  * `certloop_string_free`, `certloop_error_message` and `certloop_error_detail` may be used.
  */
 typedef void (*certloop_progress_fn)(size_t done, size_t total, void *user_data);
