@@ -722,9 +722,9 @@ certloop_result certloop_audit(const certloop_t *certloop,
                                char **events_json);
 
 /**
- * How many certificates match `query_json` (`certloop_search`'s query without `limit` and
- * `offset` mattering; NULL for every certificate that is not deleted). On success `*count`
- * receives the number.
+ * How many certificates match `query_json` (`certloop_search`'s query, whose `limit` and
+ * `offset` are ignored here; NULL for every certificate that is not deleted). On success
+ * `*count` receives the number.
  *
  * # Safety
  *

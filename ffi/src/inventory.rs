@@ -177,9 +177,9 @@ pub unsafe extern "C" fn certloop_audit(
     })
 }
 
-/// How many certificates match `query_json` (`certloop_search`'s query without `limit` and
-/// `offset` mattering; NULL for every certificate that is not deleted). On success `*count`
-/// receives the number.
+/// How many certificates match `query_json` (`certloop_search`'s query, whose `limit` and
+/// `offset` are ignored here; NULL for every certificate that is not deleted). On success
+/// `*count` receives the number.
 ///
 /// # Safety
 ///
