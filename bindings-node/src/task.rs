@@ -165,23 +165,9 @@ pub fn optional<T: DeserializeOwned>(
     }
     let json: serde_json::Value =
         env.from_js_value(value).map_err(|e| certloop::Error::invalid(name, e.reason.clone()))?;
-    serde_json::from_value(json)
-        .map(Some)
-        .map_err(|e| certloop::Error::invalid(name, without_value(&e.to_string())))
-}
-
-/// serde's message without the offending value: `invalid type: string "s3cret", expected a
-/// sequence` becomes `invalid type, expected a sequence`. A password given in the wrong place
-/// or shape must not come back in the error (field names and enum variants stay).
-fn without_value(message: &str) -> String {
-    for kind in ["invalid type", "invalid value", "invalid length"] {
-        if let Some(rest) = message.strip_prefix(kind).and_then(|m| m.strip_prefix(": "))
-            && let Some(at) = rest.rfind(", expected ")
-        {
-            return format!("{kind}{}", &rest[at..]);
-        }
-    }
-    message.to_owned()
+    // The core's reading names the field path and never repeats the offending value, the
+    // same for every binding.
+    certloop::wire::from_value(json, name).map(Some)
 }
 
 /// A required string argument (ids, names, PEM text).

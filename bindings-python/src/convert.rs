@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value};
 use time::OffsetDateTime;
 
-use crate::errors::invalid;
+use crate::errors::{IntoPyResult, invalid};
 
 /// Deepest nesting accepted in a request; deeper input is refused rather than recursed into.
 const MAX_DEPTH: usize = 32;
@@ -20,31 +20,9 @@ const MAX_DEPTH: usize = 32;
 pub fn from_py<T: DeserializeOwned>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<T> {
     let py = obj.py();
     let value = to_json(obj, what, 0)?;
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { what.to_owned() } else { format!("{what}.{path}") };
-        invalid(py, field, without_value(&e.inner().to_string()))
-    })
-}
-
-/// serde's message without the offending value: `invalid type: string "s3cret", expected a
-/// sequence` becomes `invalid type, expected a sequence`, and ``unknown variant `s3cret`,
-/// expected `pem` or `pkcs12` `` becomes ``unknown variant, expected `pem` or `pkcs12` ``. A
-/// password given in the wrong place or shape must not come back in the error (field names
-/// and the expected types or variants stay). The same rule as the Node binding's.
-fn without_value(message: &str) -> String {
-    for kind in ["invalid type", "invalid value", "invalid length", "unknown variant"] {
-        let Some(rest) = message.strip_prefix(kind) else { continue };
-        let Some(rest) = rest.strip_prefix(": ").or_else(|| rest.strip_prefix(' ')) else {
-            continue;
-        };
-        // The value comes first and the expectation last: cut at the last separator.
-        if let Some(at) = rest.rfind(", expected ").or_else(|| rest.rfind(", there are no")) {
-            return format!("{kind}{}", &rest[at..]);
-        }
-        return kind.to_owned();
-    }
-    message.to_owned()
+    // The core's reading names the field path and never repeats the offending value, the
+    // same for every binding.
+    certloop::wire::from_value(value, what).py_err(py)
 }
 
 /// Like [`from_py`], with `None` meaning `T::default()`.

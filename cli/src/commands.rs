@@ -494,8 +494,7 @@ pub(crate) fn progress_bar(len: u64, message: &'static str, quiet: bool) -> Prog
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))
+    certloop::wire::from_str(&text, &path.display().to_string())
 }
 
 fn rfc3339(at: time::OffsetDateTime) -> String {

@@ -220,8 +220,8 @@ pub async fn target(certloop: &Certloop, command: TargetCommand, as_json: bool) 
     let written = match command {
         TargetCommand::Add { file } => {
             let text = std::fs::read_to_string(&file).map_err(|e| Error::io(file.display(), e))?;
-            let target: DeployTarget = serde_json::from_str(&text)
-                .map_err(|e| Error::invalid(file.display().to_string(), e.to_string()))?;
+            let target: DeployTarget =
+                certloop::wire::from_str(&text, &file.display().to_string())?;
             let saved = certloop.save_target(target).await?;
             if as_json {
                 writeln!(out, "{}", pretty(&saved)?)

@@ -128,12 +128,11 @@ pub async fn manage(certloop: &Certloop, command: ManageCommand, as_json: bool) 
     match command {
         ManageCommand::Add { file } => {
             let text = std::fs::read_to_string(&file).map_err(|e| Error::io(file.display(), e))?;
-            let invalid =
-                |e: serde_json::Error| Error::invalid(file.display().to_string(), e.to_string());
-            let value: serde_json::Value = serde_json::from_str(&text).map_err(invalid)?;
+            let name = file.display().to_string();
+            let value: serde_json::Value = certloop::wire::from_str(&text, &name)?;
             let requests: Vec<ManageRequest> = match value {
-                serde_json::Value::Array(_) => serde_json::from_value(value).map_err(invalid)?,
-                one => vec![serde_json::from_value(one).map_err(invalid)?],
+                serde_json::Value::Array(_) => certloop::wire::from_value(value, &name)?,
+                one => vec![certloop::wire::from_value(one, &name)?],
             };
             let managed = certloop.manage_many(requests).await?;
             print_managed(&managed, as_json)
@@ -147,8 +146,7 @@ pub async fn manage(certloop: &Certloop, command: ManageCommand, as_json: bool) 
         ManageCommand::Configure { ids, patch } => {
             let text =
                 std::fs::read_to_string(&patch).map_err(|e| Error::io(patch.display(), e))?;
-            let patch: ConfigPatch = serde_json::from_str(&text)
-                .map_err(|e| Error::invalid(patch.display().to_string(), e.to_string()))?;
+            let patch: ConfigPatch = certloop::wire::from_str(&text, &patch.display().to_string())?;
             print_managed(&certloop.bulk_configure(&ids, &patch).await?, as_json)
         }
         ManageCommand::Run(args) => run(certloop, args, as_json).await,

@@ -22,6 +22,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod policy;
 pub mod store;
+pub mod wire;
 
 pub use error::{Error, ErrorKind, Result, Violation};
 mod facade;

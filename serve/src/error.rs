@@ -109,9 +109,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        // axum checks the content type, the size and the syntax; the core reads the shape,
+        // naming the field by its path and never repeating a value (a password sent in the
+        // wrong field must not come back in the answer).
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(request, state)
+            .await
+            .map_err(json_rejection)?;
+        match certloop::wire::from_value(value, "") {
+            Ok(value) => Ok(Self(value)),
+            Err(Error::InvalidInput { field, message }) => Err(ApiError {
+                field: (!field.is_empty()).then_some(field),
+                ..ApiError::new(StatusCode::BAD_REQUEST, "INVALID_INPUT", message)
+            }),
+            Err(other) => Err(other.into()),
         }
     }
 }
@@ -125,11 +135,6 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         ),
         JsonRejection::JsonSyntaxError(e) => {
             ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED_JSON", source_text(&e))
-        }
-        JsonRejection::JsonDataError(e) => {
-            let text = source_text(&e);
-            let field = text.split('`').nth(1).map(str::to_owned);
-            ApiError { field, ..ApiError::new(StatusCode::BAD_REQUEST, "INVALID_INPUT", text) }
         }
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::new(

@@ -379,6 +379,14 @@ async fn bad_requests_get_typed_errors_and_the_server_keeps_serving() {
     );
     assert_eq!(unknown.json()["error"]["field"], "colour", "{}", unknown.json());
 
+    // A secret sent in the wrong field is refused by name, and not echoed back.
+    let misplaced = server
+        .post(CERTS, &token, &json!({"profileId": "tls-server", "manageKey": "s3cret"}))
+        .await;
+    assert_eq!(misplaced.code(), "INVALID_INPUT");
+    assert_eq!(misplaced.json()["error"]["field"], "manageKey", "{}", misplaced.json());
+    assert!(!misplaced.json().to_string().contains("s3cret"), "{}", misplaced.json());
+
     let wrong_type = server.send(Method::POST, CERTS, Some(&token), Some("text/plain"), "{}").await;
     assert_eq!(wrong_type.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(wrong_type.code(), "UNSUPPORTED_MEDIA_TYPE");
