@@ -65,13 +65,9 @@ impl Progress {
         }
     }
 
-    /// Call `progress(done, total)` with the GIL held. The core also reports once right after
-    /// looking the ids up; when that found nothing done yet (`done == 0`) the call is skipped,
-    /// so Python sees one call per finished item: `(1, n)` ... `(n, n)`.
+    /// Call `progress(done, total)` with the GIL held: `(1, n)` ... `(n, n)`, one call per
+    /// finished item (the core's rule).
     pub fn report(&self, done: usize, total: usize) {
-        if done == 0 {
-            return;
-        }
         Python::attach(|py| {
             let callback = self.callback.bind(py);
             if let Err(e) = callback.call1((done, total)) {

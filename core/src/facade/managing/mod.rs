@@ -238,7 +238,9 @@ impl Certloop {
     }
 
     /// Batch: run `action` on every one of `ids` (ids or names) with bounded concurrency,
-    /// each with its own result; `progress(done, total)` after each item.
+    /// each with its own result. `progress(done, total)` is called once per finished item, so
+    /// a caller sees `(1, n)` ... `(n, n)`; ids that are not found count as done once they are
+    /// all looked up (one call for them, before any work).
     pub async fn batch(
         &self,
         ids: &[String],
@@ -263,7 +265,9 @@ impl Certloop {
             }
         }
         let mut done = items.iter().filter(|i| i.is_some()).count();
-        progress(done, total);
+        if done > 0 {
+            progress(done, total);
+        }
         let mut stop = false;
         for chunk in found.chunks(COMMIT_CHUNK) {
             if stop {
