@@ -8,10 +8,11 @@ use certloop::ca::CaSpec;
 use certloop::model::{IssueRequest, IssuedCertificate, RevocationReason};
 use certloop::policy::{CertificateProfile, CertificateTemplate};
 use certloop::store::{AuditQuery, CertificateQuery};
+use certloop::wire::OpenOptions;
 use napi::Env;
 use napi::bindgen_prelude::{JavaScriptClassExt, JsValue, Unknown};
 use napi_derive::napi;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::task::{self, Pending, Reply, Work};
 
@@ -22,29 +23,6 @@ use crate::task::{self, Pending, Reply, Work};
 #[napi]
 pub struct Certloop {
     pub(crate) inner: Core,
-}
-
-/// Options of `open` and `inMemory`.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct OpenOptions {
-    /// Who the audit log records as the actor (default `api`).
-    actor: Option<String>,
-    /// Accept script CA profiles only for scripts inside this directory.
-    script_root: Option<String>,
-}
-
-impl OpenOptions {
-    fn apply(self, certloop: Core) -> certloop::Result<Core> {
-        let certloop = match self.actor {
-            Some(actor) => certloop.with_actor(actor),
-            None => certloop,
-        };
-        match self.script_root {
-            Some(dir) => certloop.with_script_root(dir),
-            None => Ok(certloop),
-        }
-    }
 }
 
 /// One result of `issueMany`: the certificate, or why that request was refused.

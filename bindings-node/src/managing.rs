@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use certloop::lifecycle::managed::ConfigPatch;
 use certloop::store::ManagedQuery;
-use certloop::{Action, BatchOptions, ManageRequest, SweepOptions};
+use certloop::wire::Sweep;
+use certloop::{Action, BatchOptions, ManageRequest};
 use napi::bindgen_prelude::{FnArgs, Function, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status, ValueType};
 use napi_derive::napi;
-use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 
 use crate::Certloop;
@@ -133,40 +133,6 @@ impl Certloop {
             })
             .await
         })
-    }
-}
-
-/// `sweep` options: [`SweepOptions`] in camelCase with durations in seconds (or days), every
-/// field optional with the core's defaults.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Sweep {
-    owner: Option<String>,
-    lease_seconds: Option<u32>,
-    chunk: Option<u32>,
-    concurrency: Option<usize>,
-    max_attempts: Option<u32>,
-    retry_base_seconds: Option<u32>,
-    expiry_warning_days: Option<u32>,
-}
-
-impl From<Sweep> for SweepOptions {
-    fn from(sweep: Sweep) -> Self {
-        let default = SweepOptions::default();
-        let seconds = |s: Option<u32>, or: time::Duration| {
-            s.map_or(or, |s| time::Duration::seconds(s.into()))
-        };
-        SweepOptions {
-            owner: sweep.owner.unwrap_or(default.owner),
-            lease: seconds(sweep.lease_seconds, default.lease),
-            chunk: sweep.chunk.unwrap_or(default.chunk),
-            concurrency: sweep.concurrency.unwrap_or(default.concurrency),
-            max_attempts: sweep.max_attempts.unwrap_or(default.max_attempts),
-            retry_base: seconds(sweep.retry_base_seconds, default.retry_base),
-            expiry_warning: sweep
-                .expiry_warning_days
-                .map_or(default.expiry_warning, |d| time::Duration::days(d.into())),
-        }
     }
 }
 

@@ -17,6 +17,7 @@ use certloop::lifecycle::managed::ConfigPatch;
 use certloop::model::{IssueRequest, RevocationReason};
 use certloop::policy::ScriptParam;
 use certloop::store::{AuditQuery, CertificateQuery, ManagedQuery};
+use certloop::wire::{FileScan, HostScan, NetworkScan, Sweep};
 use certloop::{Action, BatchOptions, ManageRequest};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -24,9 +25,8 @@ use tokio::runtime::Runtime;
 
 use crate::connector::PythonCa;
 use crate::convert::{datetime, from_optional_py, from_py, to_py};
-use crate::discovery::{FileScan, HostScan, NetworkScan};
 use crate::errors::{self, IntoPyResult};
-use crate::lifecycle::{Progress, Sweep};
+use crate::lifecycle::Progress;
 use crate::records::{
     AuditEvent, CaSummary, CertificateRecord, Crl, DefaultSetup, DueRenewal, IssuedCertificate,
     Profile, Template,

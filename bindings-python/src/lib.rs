@@ -8,7 +8,6 @@
 mod connector;
 mod convert;
 mod crypto;
-mod discovery;
 mod errors;
 mod handle;
 mod lifecycle;

@@ -1,44 +1,7 @@
-//! Argument shapes of the managed-certificate calls that have no serde form in the core
-//! (`sweep` options), and the batch's Python progress callback.
+//! The batch's Python progress callback (the `sweep` options are the core's
+//! [`certloop::wire::Sweep`]).
 
 use pyo3::prelude::*;
-use serde::Deserialize;
-
-use certloop::SweepOptions;
-
-/// `sweep` options: [`SweepOptions`] in camelCase with durations in seconds (or days), every
-/// field optional with the core's defaults (the same shape as the Node binding's).
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Sweep {
-    owner: Option<String>,
-    lease_seconds: Option<u32>,
-    chunk: Option<u32>,
-    concurrency: Option<usize>,
-    max_attempts: Option<u32>,
-    retry_base_seconds: Option<u32>,
-    expiry_warning_days: Option<u32>,
-}
-
-impl From<Sweep> for SweepOptions {
-    fn from(sweep: Sweep) -> Self {
-        let default = SweepOptions::default();
-        let seconds = |s: Option<u32>, or: time::Duration| {
-            s.map_or(or, |s| time::Duration::seconds(s.into()))
-        };
-        SweepOptions {
-            owner: sweep.owner.unwrap_or(default.owner),
-            lease: seconds(sweep.lease_seconds, default.lease),
-            chunk: sweep.chunk.unwrap_or(default.chunk),
-            concurrency: sweep.concurrency.unwrap_or(default.concurrency),
-            max_attempts: sweep.max_attempts.unwrap_or(default.max_attempts),
-            retry_base: seconds(sweep.retry_base_seconds, default.retry_base),
-            expiry_warning: sweep
-                .expiry_warning_days
-                .map_or(default.expiry_warning, |d| time::Duration::days(d.into())),
-        }
-    }
-}
 
 /// A batch's `progress(done, total)` callable.
 ///

@@ -2,100 +2,21 @@
 //! in the inventory as `discovered` certificates, list the places found, and rediscover
 //! (drift).
 //!
-//! The core's scan options are Rust structs without a wire shape (durations, secret
-//! passwords); the option objects here are their camelCase JSON form, the Node and Python
-//! bindings' shape, every field optional but the roots or targets. A scan and its recording
-//! are the two calls `certloop discover` makes.
+//! The option objects are the core's wire shapes ([`certloop_core::wire::FileScan`] and its
+//! siblings), the Node and Python bindings' too. A scan and its recording are the two calls
+//! `certloop discover` makes.
 
 use std::ffi::c_char;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use certloop_core::crypto::SecretString;
-use certloop_core::discovery::files::{FileScanOptions, scan_files};
-use certloop_core::discovery::host::HostScanOptions;
-use certloop_core::discovery::network::{NetworkScanOptions, scan_network};
+use certloop_core::discovery::files::scan_files;
+use certloop_core::discovery::network::scan_network;
 use certloop_core::discovery::servers::scan_host;
-use serde::Deserialize;
+use certloop_core::wire::{FileScan, HostScan, NetworkScan};
 
 use crate::errors::certloop_result;
 use crate::handle::certloop_t;
 use crate::panic::guard;
 use crate::strings::{check_out, input_json, optional_json, write_json};
-
-/// `certloop_discover_files` options.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct FileScan {
-    roots: Vec<PathBuf>,
-    max_depth: Option<usize>,
-    max_file_size: Option<u64>,
-    max_files: Option<u64>,
-    follow_symlinks: Option<bool>,
-    #[serde(default)]
-    passwords: Vec<SecretString>,
-    include_ca: Option<bool>,
-}
-
-impl From<FileScan> for FileScanOptions {
-    fn from(scan: FileScan) -> Self {
-        let default = FileScanOptions::default();
-        FileScanOptions {
-            roots: scan.roots,
-            max_depth: scan.max_depth.unwrap_or(default.max_depth),
-            max_file_size: scan.max_file_size.unwrap_or(default.max_file_size),
-            max_files: scan.max_files.unwrap_or(default.max_files),
-            follow_symlinks: scan.follow_symlinks.unwrap_or(default.follow_symlinks),
-            passwords: scan.passwords,
-            include_ca: scan.include_ca.unwrap_or(default.include_ca),
-        }
-    }
-}
-
-/// `certloop_discover_network` options.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct NetworkScan {
-    targets: Vec<String>,
-    ports: Option<Vec<u16>>,
-    #[serde(default)]
-    server_names: Vec<String>,
-    timeout_ms: Option<u64>,
-    concurrency: Option<usize>,
-    max_endpoints: Option<usize>,
-}
-
-impl From<NetworkScan> for NetworkScanOptions {
-    fn from(scan: NetworkScan) -> Self {
-        let default = NetworkScanOptions::default();
-        NetworkScanOptions {
-            targets: scan.targets,
-            ports: scan.ports.unwrap_or(default.ports),
-            server_names: scan.server_names,
-            timeout: scan.timeout_ms.map_or(default.timeout, Duration::from_millis),
-            concurrency: scan.concurrency.unwrap_or(default.concurrency),
-            max_endpoints: scan.max_endpoints.unwrap_or(default.max_endpoints),
-        }
-    }
-}
-
-/// `certloop_discover_host` options.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct HostScan {
-    proc_root: Option<PathBuf>,
-    max_config_files: Option<usize>,
-}
-
-impl From<HostScan> for HostScanOptions {
-    fn from(scan: HostScan) -> Self {
-        let default = HostScanOptions::default();
-        HostScanOptions {
-            proc_root: scan.proc_root.unwrap_or(default.proc_root),
-            max_config_files: scan.max_config_files.unwrap_or(default.max_config_files),
-        }
-    }
-}
 
 /// Scan files and directories for PEM, DER, PKCS#12 and JKS certificates and record them as
 /// `discovered` (deduplicated by SHA-256 fingerprint, each place kept). `options_json` is

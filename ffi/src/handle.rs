@@ -4,8 +4,7 @@ use std::ffi::{CStr, c_char};
 use std::future::Future;
 
 use certloop_core::Certloop;
-
-use serde::Deserialize;
+use certloop_core::wire::OpenOptions;
 
 use crate::errors::{Failure, certloop_result};
 use crate::panic::guard;
@@ -125,29 +124,6 @@ pub unsafe extern "C" fn certloop_in_memory(out: *mut *mut certloop_t) -> certlo
         unsafe { out.write(Box::into_raw(handle)) };
         Ok(())
     })
-}
-
-/// The options of `certloop_open_with`: the Node binding's `OpenOptions`.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct OpenOptions {
-    /// Who the audit log records as the actor (default `api`).
-    actor: Option<String>,
-    /// Accept script CA profiles only for scripts inside this directory.
-    script_root: Option<String>,
-}
-
-impl OpenOptions {
-    fn apply(self, certloop: Certloop) -> certloop_core::Result<Certloop> {
-        let certloop = match self.actor {
-            Some(actor) => certloop.with_actor(actor),
-            None => certloop,
-        };
-        match self.script_root {
-            Some(dir) => certloop.with_script_root(dir),
-            None => Ok(certloop),
-        }
-    }
 }
 
 /// Like `certloop_open` (or `certloop_in_memory` when `dir` is NULL), with `options_json`:

@@ -8,8 +8,8 @@ use std::ffi::{c_char, c_void};
 
 use certloop_core::lifecycle::managed::ConfigPatch;
 use certloop_core::store::ManagedQuery;
+use certloop_core::wire::Sweep;
 use certloop_core::{Action, BatchOptions, ManageRequest, SweepOptions};
-use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 
 use crate::errors::{Failure, certloop_result};
@@ -274,40 +274,6 @@ pub unsafe extern "C" fn certloop_managed_batch(
         // SAFETY: checked non-null; writable by the contract above.
         unsafe { write_json(report_json, &report) }
     })
-}
-
-/// `certloop_sweep`'s options: the core's `SweepOptions` in camelCase with durations in
-/// seconds (or days), every field optional with the core's defaults; the Node binding's shape.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Sweep {
-    owner: Option<String>,
-    lease_seconds: Option<u32>,
-    chunk: Option<u32>,
-    concurrency: Option<usize>,
-    max_attempts: Option<u32>,
-    retry_base_seconds: Option<u32>,
-    expiry_warning_days: Option<u32>,
-}
-
-impl From<Sweep> for SweepOptions {
-    fn from(sweep: Sweep) -> Self {
-        let default = SweepOptions::default();
-        let seconds = |s: Option<u32>, or: time::Duration| {
-            s.map_or(or, |s| time::Duration::seconds(s.into()))
-        };
-        SweepOptions {
-            owner: sweep.owner.unwrap_or(default.owner),
-            lease: seconds(sweep.lease_seconds, default.lease),
-            chunk: sweep.chunk.unwrap_or(default.chunk),
-            concurrency: sweep.concurrency.unwrap_or(default.concurrency),
-            max_attempts: sweep.max_attempts.unwrap_or(default.max_attempts),
-            retry_base: seconds(sweep.retry_base_seconds, default.retry_base),
-            expiry_warning: sweep
-                .expiry_warning_days
-                .map_or(default.expiry_warning, |d| time::Duration::days(d.into())),
-        }
-    }
 }
 
 /// One sweep of the agent: claim what is due now, renew and deploy it (inside its windows),

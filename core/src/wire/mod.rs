@@ -5,6 +5,16 @@
 //! serde's own messages quote it (``invalid type: string "s3cret", expected a sequence``), and
 //! a password given in the wrong place or shape must not come back in an error, a log or an
 //! exception. Field names and the expected types or variants stay.
+//!
+//! The option shapes that have no serde form in the core (durations in seconds, secret
+//! passwords) live here too, one definition for every binding: [`FileScan`], [`NetworkScan`],
+//! [`HostScan`], [`Sweep`] and [`OpenOptions`].
+
+mod discovery;
+mod facade;
+
+pub use discovery::{FileScan, HostScan, NetworkScan};
+pub use facade::{OpenOptions, Sweep};
 
 use serde::de::DeserializeOwned;
 
