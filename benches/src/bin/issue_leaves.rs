@@ -8,7 +8,8 @@
 //!
 //! `engine` issues in-process (issuance engine + internal CA connector, no store); `facade`
 //! calls `Certloop::issue` once per leaf over an on-disk SQLite inventory; `facade-batch` calls
-//! `Certloop::issue_many` with 100 requests per transaction. `--store` puts the inventory
+//! `Certloop::issue_many` with 100 requests per call, one transaction each (`--per-call N`
+//! changes that). `--store` puts the inventory
 //! elsewhere (a `postgres://` URL: that server's own CPU time is not in `cpu_seconds`; compare
 //! `wall_seconds`). Each leaf's certificate and key are
 //! PEM-encoded, as a caller receives them. `--out DIR` writes the last leaf (`cert.pem`,
@@ -27,8 +28,8 @@ use certloop::Certloop;
 use certloop::crypto::pem_encode;
 use certloop_benches::{LeafIssuer, leaf_request, runtime};
 
-const USAGE: &str = "usage: certloop-issue-leaves --count N [--mode engine|facade|facade-batch] [--store URL] \
-     [--out DIR]";
+const USAGE: &str = "usage: certloop-issue-leaves --count N [--mode engine|facade|facade-batch] \
+     [--per-call N] [--store URL] [--out DIR]";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -41,6 +42,8 @@ enum Mode {
 struct Args {
     count: usize,
     mode: Mode,
+    /// Requests per `issue_many` call (facade-batch).
+    per_call: usize,
     store: Option<String>,
     out: Option<PathBuf>,
 }
@@ -74,6 +77,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut mode = Mode::Engine;
     let mut out = None;
     let mut store = None;
+    let mut per_call = 100;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -94,12 +98,20 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     other => return Err(format!("--mode: unknown mode {other:?}")),
                 }
             }
+            "--per-call" => {
+                let text = value("--per-call")?;
+                per_call = text
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("--per-call: {text:?} is not a positive number"))?;
+            }
             "--out" => out = Some(PathBuf::from(value("--out")?)),
             "--store" => store = Some(value("--store")?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Args { count: count.ok_or("--count is required")?, mode, store, out })
+    Ok(Args { count: count.ok_or("--count is required")?, mode, per_call, store, out })
 }
 
 fn run(args: &Args) -> Result<(), String> {
@@ -130,7 +142,7 @@ fn run(args: &Args) -> Result<(), String> {
                     .await
                     .map_err(|e| e.to_string())?;
                 certloop.init_default().await.map_err(|e| e.to_string())?;
-                let batch = if args.mode == Mode::Facade { 1 } else { 100 };
+                let batch = if args.mode == Mode::Facade { 1 } else { args.per_call };
                 timed(|| async {
                     let mut last = None;
                     let mut done = 0;
@@ -180,6 +192,11 @@ fn run(args: &Args) -> Result<(), String> {
             "sqlite"
         },
         "leaves": args.count,
+        "per_call": match args.mode {
+            Mode::Engine => 0,
+            Mode::Facade => 1,
+            Mode::FacadeBatch => args.per_call,
+        },
         "cpu_seconds": cpu,
         "wall_seconds": wall,
     });

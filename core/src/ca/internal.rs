@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::params::{self, LeafParams};
 use super::{CaConnector, Capabilities, CertificateOrder, Issued, Revoker, lint};
-use crate::crypto::{self, PrivateKey};
+use crate::crypto::{self, CertificateInfo, PrivateKey};
 use crate::error::{Error, Result};
 use crate::model::{
     CertificateRecord, KeyAlgorithm, RevocationReason, SanType, Subject, SubjectAltName, Ttl,
@@ -306,6 +306,15 @@ impl InternalCa {
 
     /// Sign a leaf for `order` (synchronously; the connector trait wraps this).
     pub fn issue_leaf(&self, order: &CertificateOrder) -> Result<Issued> {
+        self.issue_leaf_inspected(order).map(|(issued, _)| issued)
+    }
+
+    /// [`InternalCa::issue_leaf`], with what the lint pass read from the signed leaf (the
+    /// façade builds the inventory record from it instead of parsing the leaf again).
+    pub(crate) fn issue_leaf_inspected(
+        &self,
+        order: &CertificateOrder,
+    ) -> Result<(Issued, CertificateInfo)> {
         let not_after = order.not_after.min(self.not_after);
         if not_after <= order.not_before {
             return Err(Error::ca(format!(
@@ -360,8 +369,8 @@ impl InternalCa {
         }
         .map_err(Error::crypto)?;
         let certificate_der = certificate.der().to_vec();
-        lint::check(&certificate_der, order.lint, order.not_before)?;
-        Ok(Issued { certificate_der, chain_der: self.chain_der.clone() })
+        let info = lint::check(&certificate_der, order.lint, order.not_before)?;
+        Ok((Issued { certificate_der, chain_der: self.chain_der.clone() }, info))
     }
 
     /// Sign a CRL listing `entries`, numbered `number`, valid from `this_update` to

@@ -6,7 +6,6 @@
 //! so certloop lints the signed bytes instead and discards them on a finding: the certificate is
 //! never returned, stored or logged, which gives the same guarantee.
 
-use der::Decode;
 use time::OffsetDateTime;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectAltName as X509San;
@@ -21,12 +20,18 @@ const AIA: &str = "1.3.6.1.5.5.7.1.1";
 /// First instant that RFC 5280 §4.1.2.5 encodes as GeneralizedTime.
 const YEAR_2050: i32 = 2050;
 
-/// Check the certificate `der`, issued at `issued_at`, against `profile`.
-pub(crate) fn check(der: &[u8], profile: LintProfile, issued_at: OffsetDateTime) -> Result<()> {
-    let input = lint_input(der, issued_at)?;
+/// Check the certificate `der`, issued at `issued_at`, against `profile`; what was read from
+/// it comes back for the inventory record, so a signed leaf is parsed once.
+pub(crate) fn check(
+    der: &[u8],
+    profile: LintProfile,
+    issued_at: OffsetDateTime,
+) -> Result<CertificateInfo> {
+    let (cert, info) = CertificateInfo::parse(der)?;
+    let input = lint_input(&cert, &info, issued_at);
     let findings = lint_certificate(&input, profile);
     if findings.is_empty() {
-        return Ok(());
+        return Ok(info);
     }
     let list: Vec<String> = findings.iter().map(|f| format!("{}: {}", f.rule, f.message)).collect();
     Err(Error::Ca {
@@ -39,9 +44,7 @@ pub(crate) fn check(der: &[u8], profile: LintProfile, issued_at: OffsetDateTime)
 }
 
 /// The facts the lint rules look at.
-fn lint_input(der: &[u8], issued_at: OffsetDateTime) -> Result<LintInput> {
-    let info = CertificateInfo::from_der(der)?;
-    let cert = Certificate::from_der(der).map_err(Error::crypto)?;
+fn lint_input(cert: &Certificate, info: &CertificateInfo, issued_at: OffsetDateTime) -> LintInput {
     let tbs = cert.tbs_certificate();
     let extensions = tbs.extensions().map(|e| e.as_slice()).unwrap_or_default();
     let extension_oids: Vec<String> = extensions.iter().map(|e| e.extn_id.to_string()).collect();
@@ -54,7 +57,7 @@ fn lint_input(der: &[u8], issued_at: OffsetDateTime) -> Result<LintInput> {
         Time::GeneralTime(g) => g.to_date_time().year() >= u16::try_from(YEAR_2050).unwrap_or(2050),
     };
     let validity = tbs.validity();
-    Ok(LintInput {
+    LintInput {
         serial: tbs.serial_number().as_bytes().to_vec(),
         subject_is_empty: tbs.subject().is_empty(),
         common_name: info.subject.common_name.clone(),
@@ -76,5 +79,5 @@ fn lint_input(der: &[u8], issued_at: OffsetDateTime) -> Result<LintInput> {
         has_aia_ca_issuers_or_ocsp: extension_oids.iter().any(|oid| oid == AIA),
         extension_oids,
         issued_at,
-    })
+    }
 }

@@ -90,6 +90,12 @@ pub struct CertificateInfo {
 impl CertificateInfo {
     /// Parse one DER certificate.
     pub fn from_der(der: &[u8]) -> Result<CertificateInfo> {
+        Self::parse(der).map(|(_, info)| info)
+    }
+
+    /// Parse one DER certificate, keeping the decoded structure for callers that read more of
+    /// it (the lint pass), so the bytes are decoded once.
+    pub(crate) fn parse(der: &[u8]) -> Result<(Certificate, CertificateInfo)> {
         let bad = |what: &str, e: der::Error| Error::invalid(FIELD, format!("{what}: {e}"));
         let cert = Certificate::from_der(der).map_err(|e| bad("not a DER X.509 certificate", e))?;
         let tbs = cert.tbs_certificate();
@@ -158,7 +164,7 @@ impl CertificateInfo {
             .map(|(_, p)| p.0.iter().map(|pi| pi.policy_identifier.to_string()).collect())
             .unwrap_or_default();
 
-        Ok(CertificateInfo {
+        let info = CertificateInfo {
             subject: x509::subject_from_name(tbs.subject()),
             subject_dn: x509::dn_string(tbs.subject()),
             issuer_dn: x509::dn_string(tbs.issuer()),
@@ -184,7 +190,8 @@ impl CertificateInfo {
             spki,
             tbs: x509::signed_tbs_der(der, FIELD)?,
             signature: cert.signature().as_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
-        })
+        };
+        Ok((cert, info))
     }
 
     /// The subject public key; an error for key types certloop cannot verify with

@@ -1,9 +1,10 @@
 //! Readers for the X.509 fields certificate, CSR and CRL inspection share: names, SANs,
 //! usages, times, hex (RFC 5280 §4.1 and §4.2).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
-use der::asn1::AnyRef;
+use der::asn1::{AnyRef, ObjectIdentifier};
 use der::{Decode, Encode, Sequence, Tag, Tagged};
 use time::OffsetDateTime;
 use x509_cert::attr::AttributeTypeAndValue;
@@ -34,17 +35,23 @@ pub(crate) fn signed_tbs_der(der: &[u8], field: &str) -> Result<Vec<u8>> {
 
 /// One-line DN in encoding order, `C=US, O=Example, CN=a.example`.
 pub(crate) fn dn_string(name: &Name) -> String {
-    name.iter()
-        .map(|atv| format!("{}={}", attribute_name(atv), attribute_value(atv)))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut dn = String::new();
+    for atv in name.iter() {
+        if !dn.is_empty() {
+            dn.push_str(", ");
+        }
+        dn.push_str(&attribute_name(atv));
+        dn.push('=');
+        dn.push_str(&attribute_value(atv));
+    }
+    dn
 }
 
 /// The subject attributes certloop knows; the first value of each wins.
 pub(crate) fn subject_from_name(name: &Name) -> Subject {
     let mut subject = Subject::default();
     for atv in name.iter() {
-        let slot = match attribute_name(atv).as_str() {
+        let slot = match attribute_name(atv).as_ref() {
             "CN" => &mut subject.common_name,
             "O" => &mut subject.organization,
             "OU" => &mut subject.organizational_unit,
@@ -61,21 +68,27 @@ pub(crate) fn subject_from_name(name: &Name) -> Subject {
     subject
 }
 
+/// The attribute types with a short name (RFC 4514 §3, plus the customary emailAddress),
+/// compared as OIDs so that naming an attribute formats nothing.
+const ATTRIBUTE_NAMES: [(ObjectIdentifier, &str); 11] = [
+    (ObjectIdentifier::new_unwrap("2.5.4.3"), "CN"),
+    (ObjectIdentifier::new_unwrap("2.5.4.6"), "C"),
+    (ObjectIdentifier::new_unwrap("2.5.4.7"), "L"),
+    (ObjectIdentifier::new_unwrap("2.5.4.8"), "ST"),
+    (ObjectIdentifier::new_unwrap("2.5.4.10"), "O"),
+    (ObjectIdentifier::new_unwrap("2.5.4.11"), "OU"),
+    (ObjectIdentifier::new_unwrap("2.5.4.5"), "serialNumber"),
+    (ObjectIdentifier::new_unwrap("2.5.4.9"), "street"),
+    (ObjectIdentifier::new_unwrap("0.9.2342.19200300.100.1.25"), "DC"),
+    (ObjectIdentifier::new_unwrap("0.9.2342.19200300.100.1.1"), "UID"),
+    (ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.1"), "emailAddress"),
+];
+
 /// The short name of an attribute type, or its dotted OID.
-fn attribute_name(atv: &AttributeTypeAndValue) -> String {
-    match atv.oid.to_string().as_str() {
-        "2.5.4.3" => "CN".to_owned(),
-        "2.5.4.6" => "C".to_owned(),
-        "2.5.4.7" => "L".to_owned(),
-        "2.5.4.8" => "ST".to_owned(),
-        "2.5.4.10" => "O".to_owned(),
-        "2.5.4.11" => "OU".to_owned(),
-        "2.5.4.5" => "serialNumber".to_owned(),
-        "2.5.4.9" => "street".to_owned(),
-        "0.9.2342.19200300.100.1.25" => "DC".to_owned(),
-        "0.9.2342.19200300.100.1.1" => "UID".to_owned(),
-        "1.2.840.113549.1.9.1" => "emailAddress".to_owned(),
-        other => other.to_owned(),
+fn attribute_name(atv: &AttributeTypeAndValue) -> Cow<'static, str> {
+    match ATTRIBUTE_NAMES.iter().find(|(oid, _)| *oid == atv.oid) {
+        Some((_, name)) => Cow::Borrowed(name),
+        None => Cow::Owned(atv.oid.to_string()),
     }
 }
 
@@ -144,8 +157,25 @@ pub(crate) fn key_usages(usage: &x509_cert::ext::pkix::KeyUsage) -> Vec<KeyUsage
 pub(crate) fn extended_key_usages(
     eku: &x509_cert::ext::pkix::ExtendedKeyUsage,
 ) -> Vec<ExtendedKeyUsage> {
-    eku.0.iter().map(|oid| ExtendedKeyUsage::from_oid(&oid.to_string())).collect()
+    eku.0
+        .iter()
+        .map(|oid| match KNOWN_PURPOSES.iter().find(|(known, _)| known == oid) {
+            Some((_, dotted)) => ExtendedKeyUsage::from_oid(dotted),
+            None => ExtendedKeyUsage::from_oid(&oid.to_string()),
+        })
+        .collect()
 }
+
+/// The purposes [`ExtendedKeyUsage`] names (RFC 5280 §4.2.1.12), matched without formatting
+/// the OID.
+const KNOWN_PURPOSES: [(ObjectIdentifier, &str); 6] = [
+    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1"), "1.3.6.1.5.5.7.3.1"),
+    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2"), "1.3.6.1.5.5.7.3.2"),
+    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3"), "1.3.6.1.5.5.7.3.3"),
+    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.4"), "1.3.6.1.5.5.7.3.4"),
+    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8"), "1.3.6.1.5.5.7.3.8"),
+    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.9"), "1.3.6.1.5.5.7.3.9"),
+];
 
 /// An X.509 time as an `OffsetDateTime` (UTC).
 pub(crate) fn offset_date_time(t: Time, field: &str) -> Result<OffsetDateTime> {

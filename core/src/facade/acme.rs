@@ -374,6 +374,7 @@ impl Certloop {
             &context,
             &stored.request,
             &issued,
+            None,
             generated_key,
             stored.request.csr.clone(),
             previous.as_ref(),

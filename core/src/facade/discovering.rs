@@ -344,8 +344,8 @@ impl Certloop {
         now: OffsetDateTime,
     ) -> Result<NewCertificate> {
         let info = &finding.info;
-        let certificate_id = uuid::Uuid::new_v4().to_string();
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let certificate_id = super::record_id();
+        let request_id = super::record_id();
         let chain = if finding.chain.is_empty() {
             crypto::pem_encode("CERTIFICATE", &info.der)
         } else {

@@ -1,8 +1,11 @@
 //! Issuance and renewal: one approval path, then the connector, then one store transaction.
 
+use std::sync::OnceLock;
+
 use super::acme;
 use super::*;
 use crate::ca::acme::{AcmeConnector, AcmeOutcome};
+use crate::crypto::CertificateInfo;
 
 impl Certloop {
     // ---- issuance ---------------------------------------------------------------------------
@@ -76,7 +79,7 @@ impl Certloop {
             ProfileIssuer::Script { .. } => (self.script_connector(&profile).await?, None),
             ProfileIssuer::Connector { name } => (self.registered_connector(name)?, None),
         };
-        Ok(IssueContext { profile, template, connector, ca, acme })
+        Ok(IssueContext { profile, template, connector, ca, acme, chain: OnceLock::new() })
     }
 
     /// Approve, sign and build the record for one request; nothing is stored yet.
@@ -105,11 +108,11 @@ impl Certloop {
             };
             order.csr = Some(self.inner.csr_builder.build(key, &spec)?);
         }
-        let issued: Issued = match (&context.acme, renewed) {
-            (Some(acme), _) => {
+        let (issued, inspected) = match (&context.acme, &context.ca, renewed) {
+            (Some(acme), _, _) => {
                 let csr = order.csr.as_ref().ok_or_else(|| Error::invalid("csr", "no CSR"))?;
                 match acme.order(&order, &csr.der, renewed).await? {
-                    AcmeOutcome::Issued(issued) => issued,
+                    AcmeOutcome::Issued(issued) => (issued, None),
                     AcmeOutcome::Pending { order_url, instructions } => {
                         let waiting = acme::Waiting {
                             request,
@@ -125,11 +128,27 @@ impl Certloop {
                     }
                 }
             }
-            (None, Some(previous)) => context.connector.renew(previous, &order).await?,
-            (None, None) => context.connector.issue(&order).await?,
+            // The internal CA (the profile's connector) signs directly, so that what its lint
+            // pass read from the leaf makes the record instead of a second parse.
+            (None, Some(ca), _) => {
+                let (issued, info) = ca.issue_leaf_inspected(&order)?;
+                (issued, Some(info))
+            }
+            (None, None, Some(previous)) => {
+                (context.connector.renew(previous, &order).await?, None)
+            }
+            (None, None, None) => (context.connector.issue(&order).await?, None),
         };
-        let signed =
-            self.record_issued(context, request, &issued, generated_key, csr_pem, renewed, now)?;
+        let signed = self.record_issued(
+            context,
+            request,
+            &issued,
+            inspected,
+            generated_key,
+            csr_pem,
+            renewed,
+            now,
+        )?;
         if let Some(acme) = &context.acme {
             let record = &signed.0.record;
             self.keep_renewal_window(acme, &record.certificate_id, &record.certificate).await;
@@ -137,24 +156,32 @@ impl Certloop {
         Ok(signed)
     }
 
-    /// The inventory record, request row, audit event and response for an issued certificate.
+    /// The inventory record, request row, audit event and response for an issued certificate;
+    /// `inspected` is what was already read from it (else the certificate is parsed here).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn record_issued(
         &self,
         context: &IssueContext,
         request: &IssueRequest,
         issued: &Issued,
+        inspected: Option<CertificateInfo>,
         generated_key: Option<Arc<PrivateKey>>,
         csr_pem: Option<String>,
         renewed: Option<&CertificateRecord>,
         now: OffsetDateTime,
     ) -> Result<(NewCertificate, IssuedCertificate)> {
-        let certificate_id = uuid::Uuid::new_v4().to_string();
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let certificate_id = super::record_id();
+        let request_id = super::record_id();
         let key_managed =
             generated_key.is_some() && (request.manage_key || context.profile.manage_keys);
+        let info = match inspected {
+            Some(info) => info,
+            None => CertificateInfo::from_der(&issued.certificate_der)?,
+        };
+        let chain = context.chain_pem(issued);
         let record = issuance::record(
             issued,
+            &info,
             NewRecord {
                 certificate_id: certificate_id.clone(),
                 request_id: request_id.clone(),
@@ -162,9 +189,10 @@ impl Certloop {
                 ca_id: context.ca.as_ref().map(|ca| ca.id().to_owned()),
                 key_managed,
                 renewed_from: renewed.map(|r| r.certificate_id.clone()),
+                certificate_chain: chain.chain.clone(),
                 now,
             },
-        )?;
+        );
         let sealed_key = match (&generated_key, key_managed) {
             (Some(key), true) => Some(
                 self.inner
@@ -176,7 +204,7 @@ impl Certloop {
         let response = IssuedCertificate {
             certificate: record.certificate.clone(),
             certificate_chain: record.certificate_chain.clone(),
-            issuing_ca_certificate: issuance::issuing_ca_pem(issued),
+            issuing_ca_certificate: chain.issuing_ca.clone(),
             private_key: generated_key.map(|k| k.to_pkcs8_pem()),
             serial_number: record.serial_number.clone(),
             certificate_id: certificate_id.clone(),
@@ -323,4 +351,34 @@ pub(super) struct IssueContext {
     ca: Option<Arc<InternalCa>>,
     /// The ACME connector, for ACME profiles (orders may wait for manual validation).
     pub(super) acme: Option<Arc<AcmeConnector>>,
+    /// The PEM of the first chain this context's connector returned: a CA returns the same
+    /// chain for every leaf, and a batch encodes it once.
+    chain: OnceLock<Arc<ChainPem>>,
+}
+
+/// An issuing chain, DER and PEM.
+pub(super) struct ChainPem {
+    der: Vec<Vec<u8>>,
+    /// The issuing CA up to the root ([`issuance::chain_pem`]).
+    pub(super) chain: String,
+    /// The issuing CA alone ([`issuance::issuing_ca_pem`]).
+    pub(super) issuing_ca: String,
+}
+
+impl IssueContext {
+    /// The PEM forms of `issued`'s chain: the remembered ones when the chain is the one seen
+    /// first (compared byte for byte), else encoded now. A self-signed leaf is its own chain
+    /// and is never remembered.
+    fn chain_pem(&self, issued: &Issued) -> Arc<ChainPem> {
+        let encode = || ChainPem {
+            der: issued.chain_der.clone(),
+            chain: issuance::chain_pem(issued),
+            issuing_ca: issuance::issuing_ca_pem(issued),
+        };
+        if issued.chain_der.is_empty() {
+            return Arc::new(encode());
+        }
+        let first = self.chain.get_or_init(|| Arc::new(encode()));
+        if first.der == issued.chain_der { first.clone() } else { Arc::new(encode()) }
+    }
 }

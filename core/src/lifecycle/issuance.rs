@@ -11,7 +11,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::ca::{CertificateOrder, Issued};
-use crate::crypto::{self, PrivateKey, PublicKey};
+use crate::crypto::{self, CertificateInfo, PrivateKey};
 use crate::csr;
 use crate::error::{Error, Result};
 use crate::model::{
@@ -191,16 +191,16 @@ pub struct NewRecord<'a> {
     pub key_managed: bool,
     /// The certificate it renews.
     pub renewed_from: Option<String>,
+    /// The issuing chain, PEM ([`chain_pem`]).
+    pub certificate_chain: String,
     /// Now.
     pub now: OffsetDateTime,
 }
 
-/// The inventory record for `issued`.
-pub fn record(issued: &Issued, new: NewRecord<'_>) -> Result<CertificateRecord> {
-    let info = crypto::inspect_certificate(&issued.certificate_der)?;
-    let key: PublicKey = info.public_key()?;
+/// The inventory record for `issued`, whose parsed form is `info`.
+pub fn record(issued: &Issued, info: &CertificateInfo, new: NewRecord<'_>) -> CertificateRecord {
     let api = new.profile.api_config.as_ref();
-    Ok(CertificateRecord {
+    CertificateRecord {
         certificate_id: new.certificate_id,
         serial_number: info.serial_number.clone(),
         common_name: info.subject.common_name.clone().unwrap_or_default(),
@@ -210,12 +210,12 @@ pub fn record(issued: &Issued, new: NewRecord<'_>) -> Result<CertificateRecord> 
         not_before: info.not_before,
         not_after: info.not_after,
         fingerprint_sha256: info.fingerprint_sha256.clone(),
-        key_algorithm: key.key_algorithm(),
+        key_algorithm: info.key_algorithm,
         state: CertificateState::Issued,
         profile_id: Some(new.profile.id.clone()),
         ca_id: new.ca_id,
         certificate: crypto::pem_encode("CERTIFICATE", &issued.certificate_der),
-        certificate_chain: chain_pem(issued),
+        certificate_chain: new.certificate_chain,
         certificate_request_id: Some(new.request_id),
         renewed_from: new.renewed_from,
         renewed_by: None,
@@ -226,7 +226,7 @@ pub fn record(issued: &Issued, new: NewRecord<'_>) -> Result<CertificateRecord> 
         key_managed: new.key_managed,
         created_at: new.now,
         updated_at: new.now,
-    })
+    }
 }
 
 /// The issuing CA up to the root, PEM; for a self-signed certificate, the certificate itself.
