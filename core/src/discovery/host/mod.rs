@@ -12,8 +12,9 @@ mod apache;
 mod include;
 mod java;
 mod nginx;
+mod proc;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -21,15 +22,7 @@ use serde::Serialize;
 use crate::crypto::SecretString;
 use crate::deploy::{JavaKeystoreType, ServerType};
 use crate::discovery::ScanProblem;
-
-/// At most this many processes are looked at.
-const MAX_PROCESSES: usize = 1 << 17;
-/// At most this many descendants of one server are looked at for sockets.
-const MAX_DESCENDANTS: usize = 4096;
-/// At most this many open files of one process are looked at.
-const MAX_FDS: usize = 1 << 16;
-/// At most this many lines of one `/proc/net/tcp` file.
-const MAX_SOCKETS: usize = 1 << 20;
+use proc::{Process, ProcessTable};
 
 /// A TLS server running on this host.
 #[derive(Clone, Debug, Serialize)]
@@ -100,50 +93,15 @@ impl Default for HostScanOptions {
 pub fn running_servers(options: &HostScanOptions) -> (Vec<RunningServer>, Vec<ScanProblem>) {
     let mut problems = Vec::new();
     let proc_root = &options.proc_root;
-    let entries = match std::fs::read_dir(proc_root) {
-        Ok(entries) => entries,
-        Err(e) => {
-            problems.push(ScanProblem::new(
-                proc_root.display().to_string(),
-                format!("cannot list processes: {e}"),
-            ));
-            return (Vec::new(), problems);
-        }
+    let Some(table) = ProcessTable::read(proc_root, &mut problems) else {
+        return (Vec::new(), problems);
     };
-    let mut pids: Vec<u32> = entries
-        .take(MAX_PROCESSES)
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().and_then(|name| name.parse().ok()))
-        .collect();
-    pids.sort_unstable();
-
-    let mut processes: HashMap<u32, Process> = HashMap::new();
-    for &pid in &pids {
-        let dir = proc_root.join(pid.to_string());
-        match std::fs::read(dir.join("cmdline")) {
-            Ok(raw) => {
-                let ppid =
-                    std::fs::read_to_string(dir.join("stat")).ok().and_then(|s| parent_pid(&s));
-                processes.insert(pid, Process { argv: split_cmdline(&raw), ppid });
-            }
-            Err(e) => problems.push(ScanProblem::new(
-                format!("process {pid}"),
-                format!("cannot read its command line: {e}"),
-            )),
-        }
-    }
-    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    for (&pid, process) in &processes {
-        if let Some(ppid) = process.ppid {
-            children.entry(ppid).or_default().push(pid);
-        }
-    }
-
-    let mut listening = listening_sockets(&[proc_root.join("net/tcp"), proc_root.join("net/tcp6")]);
+    let mut listening =
+        proc::listening_sockets(&[proc_root.join("net/tcp"), proc_root.join("net/tcp6")]);
     let mut servers = Vec::new();
-    for &pid in &pids {
-        let Some(process) = processes.get(&pid) else { continue };
-        let parent = process.ppid.and_then(|ppid| processes.get(&ppid));
+    for &pid in table.pids() {
+        let Some(process) = table.get(pid) else { continue };
+        let parent = process.ppid.and_then(|ppid| table.get(ppid));
         let Some(kind) = identify(process, parent) else { continue };
         let dir = proc_root.join(pid.to_string());
         if !dir.join("cmdline").exists() {
@@ -151,7 +109,7 @@ pub fn running_servers(options: &HostScanOptions) -> (Vec<RunningServer>, Vec<Sc
             continue;
         }
         // Sockets of a network namespace other than ours are in the process's own net/.
-        listening.extend(listening_sockets(&[dir.join("net/tcp"), dir.join("net/tcp6")]));
+        listening.extend(proc::listening_sockets(&[dir.join("net/tcp"), dir.join("net/tcp6")]));
         let context = ProcessContext::read(pid, &dir, process, kind);
         let (mut server, server_problems) = context.server(options.max_config_files);
         problems.extend(server_problems);
@@ -159,40 +117,10 @@ pub fn running_servers(options: &HostScanOptions) -> (Vec<RunningServer>, Vec<Sc
             // A JVM without a TLS keystore is no TLS server.
             continue;
         }
-        let mut family = vec![pid];
-        let mut next = 0;
-        while next < family.len() && family.len() < MAX_DESCENDANTS {
-            if let Some(kids) = children.get(&family[next]) {
-                family.extend(kids.iter().copied());
-            }
-            next += 1;
-        }
-        let mut ports = Vec::new();
-        for (i, member) in family.iter().enumerate() {
-            match socket_inodes(&proc_root.join(member.to_string()).join("fd")) {
-                Ok(inodes) => {
-                    ports.extend(inodes.iter().filter_map(|inode| listening.get(inode).copied()))
-                }
-                Err(e) if i == 0 => problems.push(ScanProblem::new(
-                    format!("process {pid}"),
-                    format!("cannot read its open sockets ({e}); run as root to see its ports"),
-                )),
-                Err(_) => {}
-            }
-        }
-        ports.sort_unstable();
-        ports.dedup();
-        server.listening_ports = ports;
+        server.listening_ports = table.listening_ports(pid, &listening, &mut problems);
         servers.push(server);
     }
     (servers, problems)
-}
-
-/// A process as its command line and stat show it.
-#[derive(Debug)]
-struct Process {
-    argv: Vec<String>,
-    ppid: Option<u32>,
 }
 
 /// The servers a command line can be.
@@ -254,7 +182,7 @@ impl ProcessContext {
         let cwd = std::fs::read_link(dir.join("cwd")).unwrap_or_else(|_| PathBuf::from("/"));
         let environment = std::fs::read(dir.join("environ"))
             .map(|raw| {
-                split_cmdline(&raw)
+                proc::split_cmdline(&raw)
                     .into_iter()
                     .filter_map(|pair| {
                         pair.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -415,59 +343,6 @@ pub(crate) fn resolve(base: &Path, path: &str) -> PathBuf {
     if path.is_absolute() { path.to_path_buf() } else { base.join(path) }
 }
 
-/// The NUL-separated strings of `/proc/PID/cmdline` or `environ`.
-fn split_cmdline(raw: &[u8]) -> Vec<String> {
-    raw.split(|b| *b == 0)
-        .filter(|s| !s.is_empty())
-        .map(|s| String::from_utf8_lossy(s).into_owned())
-        .collect()
-}
-
-/// The parent pid from `/proc/PID/stat`: `pid (comm) state ppid ...`, where comm may hold
-/// spaces and parentheses (hence the last `)`).
-fn parent_pid(stat: &str) -> Option<u32> {
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Socket inode → local port of the LISTEN (state `0A`) sockets in `/proc/net/tcp`-format files.
-fn listening_sockets(files: &[PathBuf]) -> HashMap<u64, u16> {
-    let mut sockets = HashMap::new();
-    for file in files {
-        let Ok(text) = std::fs::read_to_string(file) else { continue };
-        for line in text.lines().skip(1).take(MAX_SOCKETS) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(local), Some(state), Some(inode)) =
-                (fields.get(1), fields.get(3), fields.get(9))
-            else {
-                continue;
-            };
-            if *state != "0A" {
-                continue;
-            }
-            let port =
-                local.rsplit_once(':').and_then(|(_, port)| u16::from_str_radix(port, 16).ok());
-            if let (Some(port), Ok(inode)) = (port, inode.parse::<u64>()) {
-                sockets.insert(inode, port);
-            }
-        }
-    }
-    sockets
-}
-
-/// The socket inodes among the open files in `fd_dir` (`socket:[INODE]` links).
-fn socket_inodes(fd_dir: &Path) -> std::io::Result<HashSet<u64>> {
-    let mut inodes = HashSet::new();
-    for entry in std::fs::read_dir(fd_dir)?.take(MAX_FDS).filter_map(|e| e.ok()) {
-        let Ok(target) = std::fs::read_link(entry.path()) else { continue };
-        let target = target.to_string_lossy();
-        if let Some(inode) = target.strip_prefix("socket:[").and_then(|t| t.strip_suffix(']')) {
-            inodes.extend(inode.parse::<u64>().ok());
-        }
-    }
-    Ok(inodes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,23 +369,6 @@ mod tests {
         for (i, inode) in sockets.iter().enumerate() {
             symlink(format!("socket:[{inode}]"), dir.join(format!("fd/{}", i + 3))).unwrap();
         }
-    }
-
-    #[test]
-    fn stat_and_net_tcp_parsing() {
-        assert_eq!(parent_pid("42 (a) b) c) S 7 42 42"), Some(7));
-        assert_eq!(parent_pid("garbage"), None);
-        let dir = tempfile::tempdir().unwrap();
-        let tcp = dir.path().join("tcp");
-        write(
-            &tcp,
-            b"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
-              0: 00000000:01BB 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 123 1 0 100 0 0 10 0\n   \
-              1: 0100007F:20FB 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 124 1 0 100 0 0 10 0\n   \
-              2: short line\n",
-        );
-        let sockets = listening_sockets(&[tcp, dir.path().join("missing")]);
-        assert_eq!(sockets, HashMap::from([(123, 443)]));
     }
 
     #[test]
