@@ -155,13 +155,20 @@ impl Failure {
         Self::about(certloop_result::InvalidUtf8, message, parameter)
     }
 
-    /// A JSON argument is malformed or has the wrong shape. serde's message is kept without
-    /// the offending value (see [`without_value`]): a password in the wrong place or shape
-    /// must not come back in an error.
-    pub(crate) fn json(parameter: &str, error: serde_json::Error) -> Self {
-        let message =
-            format!("{parameter} is not valid JSON: {}", without_value(&error.to_string()));
-        Self::about(certloop_result::InvalidJson, message, parameter)
+    /// JSON argument `parameter` is malformed or has the wrong shape: `error` is the core's
+    /// reading of it ([`certloop_core::wire::from_str`]), whose message never repeats the
+    /// offending value (a password in the wrong place or shape must not come back in an
+    /// error). The message and the detail's `"field"` name the field path inside the
+    /// argument (`request_json.attributes.ttl`).
+    pub(crate) fn json(parameter: &str, error: Error) -> Self {
+        let Error::InvalidInput { field, message } = error else {
+            return Self::from(error);
+        };
+        let message = match field.strip_prefix(parameter).and_then(|p| p.strip_prefix('.')) {
+            Some(path) => format!("{parameter} is not valid JSON: {path}: {message}"),
+            None => format!("{parameter} is not valid JSON: {message}"),
+        };
+        Self::about(certloop_result::InvalidJson, message, &field)
     }
 
     /// A certloop call from inside a callback certloop is running on this thread.
@@ -245,26 +252,6 @@ impl From<Error> for Failure {
             detail,
         }
     }
-}
-
-/// serde's message without the offending value: `invalid type: string "s3cret", expected a
-/// sequence` becomes `invalid type, expected a sequence`, and ``unknown variant `s3cret`,
-/// expected `pem` or `pkcs12` `` becomes ``unknown variant, expected `pem` or `pkcs12` ``
-/// (field names, expectations and the line/column stay). The rule of the Python and Node
-/// bindings, so the three refuse a misplaced password alike.
-fn without_value(message: &str) -> String {
-    for kind in ["invalid type", "invalid value", "invalid length", "unknown variant"] {
-        let Some(rest) = message.strip_prefix(kind) else { continue };
-        let Some(rest) = rest.strip_prefix(": ").or_else(|| rest.strip_prefix(' ')) else {
-            continue;
-        };
-        // The value comes first and the expectation last: cut at the last separator.
-        if let Some(at) = rest.rfind(", expected ").or_else(|| rest.rfind(", there are no")) {
-            return format!("{kind}{}", &rest[at..]);
-        }
-        return kind.to_owned();
-    }
-    message.to_owned()
 }
 
 thread_local! {
@@ -383,17 +370,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_misplaced_value_is_not_repeated() {
-        let message = "invalid type: string \"s3cret\", expected a sequence at line 1 column 9";
-        assert_eq!(without_value(message), "invalid type, expected a sequence at line 1 column 9");
-        let message = "unknown variant `s3cret`, expected `pem` or `pkcs12`";
-        assert_eq!(without_value(message), "unknown variant, expected `pem` or `pkcs12`");
-        assert_eq!(without_value("missing field `path`"), "missing field `path`");
-        let error = serde_json::from_str::<Vec<String>>("\"s3cret\"").unwrap_err();
-        let failure = Failure::json("options_json", error);
+    fn a_misplaced_value_is_not_repeated_and_the_field_path_is_named() {
+        let failure = crate::strings::parse_json::<Vec<String>>("\"s3cret\"", "options_json")
+            .expect_err("a string is not a list");
         assert_eq!(failure.code(), certloop_result::InvalidJson);
+        assert!(failure.message().starts_with("options_json is not valid JSON: invalid type"));
         assert!(!failure.message().contains("s3cret"), "{}", failure.message());
         assert_eq!(failure.detail["field"], "options_json");
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Spec {
+            format: Format,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        enum Format {
+            Pem,
+        }
+        let failure = crate::strings::parse_json::<Spec>(r#"{"format": "s3cret"}"#, "spec_json")
+            .expect_err("an unknown format");
+        let message = failure.message();
+        assert!(
+            message.starts_with("spec_json is not valid JSON: format: unknown variant, expected"),
+            "{message}"
+        );
+        assert!(!message.contains("s3cret"), "{message}");
+        assert_eq!(failure.detail["field"], "spec_json.format");
     }
 
     #[test]

@@ -40,9 +40,11 @@ pub(crate) unsafe fn optional_str<'a>(
     text.to_str().map(Some).map_err(|e| Failure::utf8(parameter, e))
 }
 
-/// Parse a JSON argument into its serde type.
+/// Parse a JSON argument into its serde type: the core's reading of the wire shape
+/// ([`certloop_core::wire::from_str`]), so an error names the field path and never repeats
+/// the offending value, as in the Node and Python bindings.
 pub(crate) fn parse_json<T: DeserializeOwned>(text: &str, parameter: &str) -> Result<T, Failure> {
-    serde_json::from_str(text).map_err(|e| Failure::json(parameter, e))
+    certloop_core::wire::from_str(text, parameter).map_err(|e| Failure::json(parameter, e))
 }
 
 /// Borrow and parse a required JSON argument.
