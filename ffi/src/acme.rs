@@ -8,10 +8,9 @@
 
 use std::ffi::c_char;
 
-use crate::errors::certloop_result;
-use crate::handle::certloop_t;
-use crate::panic::guard;
-use crate::strings::{check_out, input_str, write_json};
+use crate::errors::{Failure, certloop_result};
+use crate::handle::{certloop_t, json_call};
+use crate::strings::input_str;
 
 /// Register (or reuse) the ACME account of ACME profile `profile` (id or slug). On success
 /// `*account_json` receives `{"id", "directoryUrl", "email", "eabKid", "accountUrl",
@@ -26,16 +25,16 @@ pub unsafe extern "C" fn certloop_acme_register(
     profile: *const c_char,
     account_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(account_json, "account_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let profile = unsafe { input_str(profile, "profile") }?.to_owned();
-        let account = handle.run(|c| async move { c.acme_register(&profile).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(account_json, &account) }
-    })
+        unsafe { input_str(profile, "profile") }.map(str::to_owned)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, account_json, "account_json", read, |c, profile| async move {
+            c.acme_register(&profile).await
+        })
+    }
 }
 
 /// Every stored ACME account, as a JSON array of `certloop_acme_register`'s objects (never a
@@ -49,14 +48,16 @@ pub unsafe extern "C" fn certloop_acme_account_list(
     certloop: *const certloop_t,
     accounts_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(accounts_json, "accounts_json")?;
-        let accounts = handle.run(|c| async move { c.acme_accounts().await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(accounts_json, &accounts) }
-    })
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            accounts_json,
+            "accounts_json",
+            || Ok(()),
+            |c, ()| async move { c.acme_accounts().await },
+        )
+    }
 }
 
 /// The renewal window (RFC 9773) the ACME CA suggested for certificate `certificate_id`:
@@ -72,16 +73,16 @@ pub unsafe extern "C" fn certloop_acme_renewal_window(
     certificate_id: *const c_char,
     window_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(window_json, "window_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let id = unsafe { input_str(certificate_id, "certificate_id") }?.to_owned();
-        let window = handle.run(|c| async move { c.acme_renewal_window(&id).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(window_json, &window) }
-    })
+        unsafe { input_str(certificate_id, "certificate_id") }.map(str::to_owned)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, window_json, "window_json", read, |c, id| async move {
+            c.acme_renewal_window(&id).await
+        })
+    }
 }
 
 /// Every ACME order kept for manual validation, oldest first, as a JSON array of
@@ -96,14 +97,16 @@ pub unsafe extern "C" fn certloop_order_list(
     certloop: *const certloop_t,
     orders_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(orders_json, "orders_json")?;
-        let orders = handle.run(|c| async move { c.list_orders().await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(orders_json, &orders) }
-    })
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            orders_json,
+            "orders_json",
+            || Ok(()),
+            |c, ()| async move { c.list_orders().await },
+        )
+    }
 }
 
 /// One kept order by id: `{"id", "status": "pendingValidation" | "completed" | "failed",
@@ -121,16 +124,16 @@ pub unsafe extern "C" fn certloop_order_show(
     order_id: *const c_char,
     order_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(order_json, "order_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let id = unsafe { input_str(order_id, "order_id") }?.to_owned();
-        let order = handle.run(|c| async move { c.get_order(&id).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(order_json, &order) }
-    })
+        unsafe { input_str(order_id, "order_id") }.map(str::to_owned)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, order_json, "order_json", read, |c, id| async move {
+            c.get_order(&id).await
+        })
+    }
 }
 
 /// Complete an order pending manual validation once the person has published what its
@@ -148,14 +151,14 @@ pub unsafe extern "C" fn certloop_order_resume(
     order_id: *const c_char,
     response_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(response_json, "response_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let id = unsafe { input_str(order_id, "order_id") }?.to_owned();
-        let issued = handle.run(|c| async move { c.resume_order(&id).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(response_json, &issued) }
-    })
+        unsafe { input_str(order_id, "order_id") }.map(str::to_owned)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, response_json, "response_json", read, |c, id| async move {
+            c.resume_order(&id).await
+        })
+    }
 }

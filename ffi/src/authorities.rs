@@ -4,10 +4,9 @@ use std::ffi::c_char;
 
 use certloop_core::ca::CaSpec;
 
-use crate::errors::certloop_result;
-use crate::handle::certloop_t;
-use crate::panic::guard;
-use crate::strings::{check_out, input_str, parse_json, write_json};
+use crate::errors::{Failure, certloop_result};
+use crate::handle::{certloop_t, json_call};
+use crate::strings::{input_str, parse_json};
 
 /// Create a CA from `spec_json` (`{"name", "subject": {"commonName", ...}, "keyAlgorithm",
 /// "ttl", "parent", "pathLength", "nameConstraints", "crlDistributionPoints", "caIssuers"}`): a
@@ -24,16 +23,21 @@ pub unsafe extern "C" fn certloop_ca_create(
     spec_json: *const c_char,
     ca_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(ca_json, "ca_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let spec: CaSpec = parse_json(unsafe { input_str(spec_json, "spec_json") }?, "spec_json")?;
-        let summary = handle.run(|c| async move { c.create_ca(spec).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(ca_json, &summary) }
-    })
+        Ok(spec)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            ca_json,
+            "ca_json",
+            read,
+            |c, spec| async move { c.create_ca(spec).await },
+        )
+    }
 }
 
 /// Every CA, as a JSON array of CA summaries. The caller frees `*cas_json` with
@@ -47,14 +51,16 @@ pub unsafe extern "C" fn certloop_ca_list(
     certloop: *const certloop_t,
     cas_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(cas_json, "cas_json")?;
-        let cas = handle.run(|c| async move { c.list_cas().await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(cas_json, &cas) }
-    })
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            cas_json,
+            "cas_json",
+            || Ok(()),
+            |c, ()| async move { c.list_cas().await },
+        )
+    }
 }
 
 /// One CA by id or name, with its certificate and chain (no key). The caller frees `*ca_json`
@@ -69,14 +75,12 @@ pub unsafe extern "C" fn certloop_ca_show(
     ca: *const c_char,
     ca_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(ca_json, "ca_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let ca = unsafe { input_str(ca, "ca") }?.to_owned();
-        let summary = handle.run(|c| async move { c.get_ca(&ca).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(ca_json, &summary) }
-    })
+        unsafe { input_str(ca, "ca") }.map(str::to_owned)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, ca_json, "ca_json", read, |c, ca| async move { c.get_ca(&ca).await })
+    }
 }

@@ -10,10 +10,10 @@ use certloop_core::deploy::DeployTarget;
 use certloop_core::keystore::KeystoreSpec;
 use certloop_core::model::IssuedCertificate;
 
-use crate::errors::certloop_result;
-use crate::handle::certloop_t;
+use crate::errors::{Failure, certloop_result};
+use crate::handle::{certloop_t, json_call};
 use crate::panic::guard;
-use crate::strings::{check_out, input_json, input_str, optional_str, write_json};
+use crate::strings::{input_json, input_str, optional_str};
 
 /// Write certificate `certificate_id` (issued with `"manageKey": true`, so certloop kept its
 /// key sealed) as `spec_json` says, keeping `keep` previous versions of each file (3 is the
@@ -41,21 +41,20 @@ pub unsafe extern "C" fn certloop_keystore_write(
     keep: usize,
     paths_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(paths_json, "paths_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let id = unsafe { input_str(certificate_id, "certificate_id") }?.to_owned();
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let spec: KeystoreSpec = unsafe { input_json(spec_json, "spec_json") }?;
-        let written = handle.run(|c| async move {
+        Ok((id, spec))
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, paths_json, "paths_json", read, |c, (id, spec)| async move {
             let bundle = c.keystore_bundle(&id).await?;
-            spec.writer()?.write(&bundle, keep)
-        })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(paths_json, &written.paths()) }
-    })
+            Ok(spec.writer()?.write(&bundle, keep)?.paths())
+        })
+    }
 }
 
 /// Like `certloop_keystore_write`, for a just-issued certificate: `issued_json` is
@@ -76,19 +75,19 @@ pub unsafe extern "C" fn certloop_keystore_write_issued(
     keep: usize,
     paths_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(paths_json, "paths_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let issued: IssuedCertificate = unsafe { input_json(issued_json, "issued_json") }?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let spec: KeystoreSpec = unsafe { input_json(spec_json, "spec_json") }?;
-        let written =
-            handle.run(|c| async move { c.write_keystore(&issued, &spec, keep).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(paths_json, &written.paths()) }
-    })
+        Ok((issued, spec))
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, paths_json, "paths_json", read, |c, (issued, spec)| async move {
+            Ok(c.write_keystore(&issued, &spec, keep).await?.paths())
+        })
+    }
 }
 
 /// Create or replace (by name) a deployment target: `{"name", "type": "nginx" | "apache" |
@@ -111,16 +110,16 @@ pub unsafe extern "C" fn certloop_target_save(
     target_json: *const c_char,
     saved_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(saved_json, "saved_json")?;
+    let read = || -> Result<DeployTarget, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let target: DeployTarget = unsafe { input_json(target_json, "target_json") }?;
-        let saved = handle.run(|c| async move { c.save_target(target).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(saved_json, &saved) }
-    })
+        unsafe { input_json(target_json, "target_json") }
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, saved_json, "saved_json", read, |c, target| async move {
+            c.save_target(target).await
+        })
+    }
 }
 
 /// Every deployment target (passwords redacted), as a JSON array. The caller frees
@@ -134,14 +133,16 @@ pub unsafe extern "C" fn certloop_target_list(
     certloop: *const certloop_t,
     targets_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(targets_json, "targets_json")?;
-        let targets = handle.run(|c| async move { c.list_targets().await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(targets_json, &targets) }
-    })
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            targets_json,
+            "targets_json",
+            || Ok(()),
+            |c, ()| async move { c.list_targets().await },
+        )
+    }
 }
 
 /// One deployment target by name or id (passwords redacted). The caller frees
@@ -156,16 +157,16 @@ pub unsafe extern "C" fn certloop_target_show(
     target: *const c_char,
     target_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(target_json, "target_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let name = unsafe { input_str(target, "target") }?.to_owned();
-        let found = handle.run(|c| async move { c.target(&name).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(target_json, &found) }
-    })
+        unsafe { input_str(target, "target") }.map(str::to_owned)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, target_json, "target_json", read, |c, name| async move {
+            c.target(&name).await
+        })
+    }
 }
 
 /// Remove a deployment target by name or id (the files it points to are left alone).
@@ -217,19 +218,24 @@ pub unsafe extern "C" fn certloop_deploy(
     rollback: c_int,
     report_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(report_json, "report_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let id = unsafe { input_str(certificate_id, "certificate_id") }?.to_owned();
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let target = unsafe { input_str(target, "target") }?.to_owned();
         let rollback = rollback_choice(rollback);
-        let report = handle.run(|c| async move { c.deploy(&id, &target, rollback).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(report_json, &report) }
-    })
+        Ok((id, target, rollback))
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            report_json,
+            "report_json",
+            read,
+            |c, (id, target, rollback)| async move { c.deploy(&id, &target, rollback).await },
+        )
+    }
 }
 
 /// Like `certloop_deploy`, but a deployment that ran and failed is CERTLOOP_RESULT_OK with
@@ -250,20 +256,26 @@ pub unsafe extern "C" fn certloop_deploy_with_report(
     rollback: c_int,
     report_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(report_json, "report_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let id = unsafe { input_str(certificate_id, "certificate_id") }?.to_owned();
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let target = unsafe { input_str(target, "target") }?.to_owned();
         let rollback = rollback_choice(rollback);
-        let report =
-            handle.run(|c| async move { c.deploy_with_report(&id, &target, rollback).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(report_json, &report) }
-    })
+        Ok((id, target, rollback))
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            report_json,
+            "report_json",
+            read,
+            |c, (id, target, rollback)| async move {
+                c.deploy_with_report(&id, &target, rollback).await
+            },
+        )
+    }
 }
 
 /// Check what `endpoint` (`host:port`) serves, with SNI `server_name` (NULL: none), against
@@ -284,19 +296,25 @@ pub unsafe extern "C" fn certloop_pin_check(
     server_name: *const c_char,
     check_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(check_json, "check_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let id = unsafe { input_str(certificate_id, "certificate_id") }?.to_owned();
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let endpoint = unsafe { input_str(endpoint, "endpoint") }?.to_owned();
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let server_name = unsafe { optional_str(server_name, "server_name") }?.map(str::to_owned);
-        let check = handle
-            .run(|c| async move { c.pin_check(&id, &endpoint, server_name.as_deref()).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(check_json, &check) }
-    })
+        Ok((id, endpoint, server_name))
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            check_json,
+            "check_json",
+            read,
+            |c, (id, endpoint, server_name)| async move {
+                c.pin_check(&id, &endpoint, server_name.as_deref()).await
+            },
+        )
+    }
 }

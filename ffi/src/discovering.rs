@@ -13,10 +13,9 @@ use certloop_core::discovery::network::scan_network;
 use certloop_core::discovery::servers::scan_host;
 use certloop_core::wire::{FileScan, HostScan, NetworkScan};
 
-use crate::errors::certloop_result;
-use crate::handle::certloop_t;
-use crate::panic::guard;
-use crate::strings::{check_out, input_json, optional_json, write_json};
+use crate::errors::{Failure, certloop_result};
+use crate::handle::{certloop_t, json_call};
+use crate::strings::{input_json, optional_json};
 
 /// Scan files and directories for PEM, DER, PKCS#12 and JKS certificates and record them as
 /// `discovered` (deduplicated by SHA-256 fingerprint, each place kept). `options_json` is
@@ -38,19 +37,17 @@ pub unsafe extern "C" fn certloop_discover_files(
     options_json: *const c_char,
     outcome_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(outcome_json, "outcome_json")?;
+    let read = || -> Result<FileScan, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let options: FileScan = unsafe { input_json(options_json, "options_json") }?;
-        let outcome = handle.run(|c| async move {
+        unsafe { input_json(options_json, "options_json") }
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, outcome_json, "outcome_json", read, |c, options| async move {
             let report = scan_files(&options.into(), None);
             c.record_discovery(&report).await
-        })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(outcome_json, &outcome) }
-    })
+        })
+    }
 }
 
 /// Probe TLS endpoints and record the certificates they serve. `options_json` is
@@ -67,19 +64,17 @@ pub unsafe extern "C" fn certloop_discover_network(
     options_json: *const c_char,
     outcome_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(outcome_json, "outcome_json")?;
+    let read = || -> Result<NetworkScan, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let options: NetworkScan = unsafe { input_json(options_json, "options_json") }?;
-        let outcome = handle.run(|c| async move {
+        unsafe { input_json(options_json, "options_json") }
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, outcome_json, "outcome_json", read, |c, options| async move {
             let report = scan_network(&options.into(), None)?;
             c.record_discovery(&report).await
-        })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(outcome_json, &outcome) }
-    })
+        })
+    }
 }
 
 /// Find this host's running TLS servers (nginx, Apache httpd, Tomcat, ...) and record the
@@ -97,19 +92,17 @@ pub unsafe extern "C" fn certloop_discover_host(
     options_json: *const c_char,
     outcome_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(outcome_json, "outcome_json")?;
+    let read = || -> Result<HostScan, Failure> {
         // SAFETY: NULL or NUL-terminated, by the contract above.
-        let options: HostScan = unsafe { optional_json(options_json, "options_json") }?;
-        let outcome = handle.run(|c| async move {
+        unsafe { optional_json(options_json, "options_json") }
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, outcome_json, "outcome_json", read, |c, options| async move {
             let report = scan_host(&options.into(), None);
             c.record_discovery(&report).await
-        })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(outcome_json, &outcome) }
-    })
+        })
+    }
 }
 
 /// Every place a scan found a certificate, as last seen: a JSON array of `{"id",
@@ -124,14 +117,16 @@ pub unsafe extern "C" fn certloop_discovered_locations(
     certloop: *const certloop_t,
     locations_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(locations_json, "locations_json")?;
-        let locations = handle.run(|c| async move { c.discovered_locations().await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(locations_json, &locations) }
-    })
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            locations_json,
+            "locations_json",
+            || Ok(()),
+            |c, ()| async move { c.discovered_locations().await },
+        )
+    }
 }
 
 /// Rediscovery: look again at every known place (scan findings and deployed targets) and
@@ -147,12 +142,14 @@ pub unsafe extern "C" fn certloop_rediscover(
     certloop: *const certloop_t,
     report_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(report_json, "report_json")?;
-        let report = handle.run(|c| async move { c.rediscover().await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(report_json, &report) }
-    })
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            report_json,
+            "report_json",
+            || Ok(()),
+            |c, ()| async move { c.rediscover().await },
+        )
+    }
 }

@@ -5,10 +5,11 @@ use std::future::Future;
 
 use certloop_core::Certloop;
 use certloop_core::wire::OpenOptions;
+use serde::Serialize;
 
 use crate::errors::{Failure, certloop_result};
 use crate::panic::guard;
-use crate::strings::{check_out, input_str, optional_json, optional_str};
+use crate::strings::{check_out, input_str, optional_json, optional_str, write_json};
 
 /// The certloop library handle (opaque). Create it with `certloop_open` or
 /// `certloop_in_memory`, free it with `certloop_free`.
@@ -64,6 +65,39 @@ impl certloop_t {
         refuse_reentry()?;
         Ok(self.runtime.block_on(operation(self.certloop.clone()))?)
     }
+}
+
+/// The body of an exported function that answers with JSON, inside the panic boundary:
+/// borrow the handle, check the output pointer, read the arguments (`read`, which borrows and
+/// parses the caller's strings), run `operation` on the handle's runtime and write its result
+/// as JSON to `*out` (freed with `certloop_string_free`). A NULL handle or output fails before
+/// any argument is read, a call from inside a certloop callback is refused
+/// (CERTLOOP_RESULT_REENTRANT_CALL), and `*out` is written only on success.
+///
+/// # Safety
+///
+/// `certloop` is NULL or a live handle that is not freed during the call; `out` is NULL or
+/// points to a writable `char *`.
+pub(crate) unsafe fn json_call<A, F, T>(
+    certloop: *const certloop_t,
+    out: *mut *mut c_char,
+    out_name: &str,
+    read: impl FnOnce() -> Result<A, Failure>,
+    operation: impl FnOnce(Certloop, A) -> F,
+) -> certloop_result
+where
+    F: Future<Output = certloop_core::Result<T>>,
+    T: Serialize,
+{
+    guard(|| {
+        // SAFETY: a live handle or NULL, by this function's contract.
+        let handle = unsafe { certloop_t::borrow(certloop) }?;
+        check_out(out, out_name)?;
+        let args = read()?;
+        let value = handle.run(|c| operation(c, args))?;
+        // SAFETY: checked non-null; writable by this function's contract.
+        unsafe { write_json(out, &value) }
+    })
 }
 
 /// Refuse a call made from inside a callback that a certloop operation runs on this thread

@@ -7,10 +7,10 @@ use certloop_core::store::{AuditQuery, CertificateQuery};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::errors::certloop_result;
-use crate::handle::certloop_t;
+use crate::errors::{Failure, certloop_result};
+use crate::handle::{certloop_t, json_call};
 use crate::panic::guard;
-use crate::strings::{check_out, input_str, optional_str, parse_json, write_json};
+use crate::strings::{check_out, input_str, optional_str, parse_json};
 
 /// The JSON shape of `certloop_search`'s query; every field is optional and all must match.
 #[derive(Debug, Default, Deserialize)]
@@ -78,15 +78,16 @@ pub unsafe extern "C" fn certloop_list(
     certloop: *const certloop_t,
     certificates_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(certificates_json, "certificates_json")?;
+    let read = || -> Result<_, Failure> {
         let query = CertificateQuery::default();
-        let records = handle.run(|c| async move { c.list(&query).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(certificates_json, &records) }
-    })
+        Ok(query)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, certificates_json, "certificates_json", read, |c, query| async move {
+            c.list(&query).await
+        })
+    }
 }
 
 /// Certificates matching `query_json` (`{"commonName" (substring), "san" (exact), "states":
@@ -104,17 +105,18 @@ pub unsafe extern "C" fn certloop_search(
     query_json: *const c_char,
     certificates_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(certificates_json, "certificates_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let text = unsafe { input_str(query_json, "query_json") }?;
         let query = parse_json::<SearchQuery>(text, "query_json")?.into_query();
-        let records = handle.run(|c| async move { c.list(&query).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(certificates_json, &records) }
-    })
+        Ok(query)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, certificates_json, "certificates_json", read, |c, query| async move {
+            c.list(&query).await
+        })
+    }
 }
 
 /// One certificate by id or serial number, as an inventory record. Free `*certificate_json`
@@ -130,16 +132,16 @@ pub unsafe extern "C" fn certloop_show(
     certificate_id: *const c_char,
     certificate_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(certificate_json, "certificate_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let id = unsafe { input_str(certificate_id, "certificate_id") }?.to_owned();
-        let record = handle.run(|c| async move { c.show(&id).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(certificate_json, &record) }
-    })
+        unsafe { input_str(certificate_id, "certificate_id") }.map(str::to_owned)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, certificate_json, "certificate_json", read, |c, id| async move {
+            c.show(&id).await
+        })
+    }
 }
 
 /// Audit events, oldest first, filtered by `query_json` (`{"certificateId", "since" (RFC
@@ -157,10 +159,7 @@ pub unsafe extern "C" fn certloop_audit(
     query_json: *const c_char,
     events_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(events_json, "events_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let filter = match unsafe { optional_str(query_json, "query_json") }? {
             Some(text) => parse_json::<AuditFilter>(text, "query_json")?,
@@ -171,10 +170,14 @@ pub unsafe extern "C" fn certloop_audit(
             since: filter.since,
             limit: filter.limit,
         };
-        let events = handle.run(|c| async move { c.audit_log(&query).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(events_json, &events) }
-    })
+        Ok(query)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, events_json, "events_json", read, |c, query| async move {
+            c.audit_log(&query).await
+        })
+    }
 }
 
 /// How many certificates match `query_json` (`certloop_search`'s query, whose `limit` and
@@ -218,14 +221,16 @@ pub unsafe extern "C" fn certloop_renewals_due(
     certloop: *const certloop_t,
     due_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(due_json, "due_json")?;
-        let due = handle.run(|c| async move { c.renewals_due().await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(due_json, &due) }
-    })
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            due_json,
+            "due_json",
+            || Ok(()),
+            |c, ()| async move { c.renewals_due().await },
+        )
+    }
 }
 
 /// Mark every certificate whose notAfter has passed as `expired` (one audit event each) and
@@ -239,12 +244,14 @@ pub unsafe extern "C" fn certloop_expire_overdue(
     certloop: *const certloop_t,
     expired_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(expired_json, "expired_json")?;
-        let expired = handle.run(|c| async move { c.expire_overdue().await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(expired_json, &expired) }
-    })
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            expired_json,
+            "expired_json",
+            || Ok(()),
+            |c, ()| async move { c.expire_overdue().await },
+        )
+    }
 }

@@ -7,9 +7,8 @@ use certloop_core::{Error, Violation};
 use serde::Serialize;
 
 use crate::errors::{Failure, certloop_result};
-use crate::handle::certloop_t;
-use crate::panic::guard;
-use crate::strings::{check_out, input_str, parse_json, write_json};
+use crate::handle::{certloop_t, json_call};
+use crate::strings::{input_str, parse_json};
 
 /// Issue one certificate. `request_json` is `{"profileId", "csr", "attributes": {"commonName",
 /// "ttl", "keyAlgorithm", "keyUsages", "extendedKeyUsages", "altNames": [{"type", "value"}]},
@@ -29,17 +28,18 @@ pub unsafe extern "C" fn certloop_issue(
     request_json: *const c_char,
     response_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(response_json, "response_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let text = unsafe { input_str(request_json, "request_json") }?;
         let request: IssueRequest = parse_json(text, "request_json")?;
-        let issued = handle.run(|c| async move { c.issue(request).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(response_json, &issued) }
-    })
+        Ok(request)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, response_json, "response_json", read, |c, request| async move {
+            c.issue(request).await
+        })
+    }
 }
 
 /// One element of `certloop_issue_many`'s response: the issued certificate or why not.
@@ -96,18 +96,18 @@ pub unsafe extern "C" fn certloop_issue_many(
     requests_json: *const c_char,
     results_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(results_json, "results_json")?;
+    let read = || -> Result<Vec<IssueRequest>, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let text = unsafe { input_str(requests_json, "requests_json") }?;
-        let requests: Vec<IssueRequest> = parse_json(text, "requests_json")?;
-        let results = handle.run(|c| async move { c.issue_many(requests, |_, _| {}).await })?;
-        let results: Vec<BatchResult> = results.into_iter().map(BatchResult::new).collect();
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(results_json, &results) }
-    })
+        parse_json(text, "requests_json")
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, results_json, "results_json", read, |c, requests| async move {
+            let results = c.issue_many(requests, |_, _| {}).await?;
+            Ok(results.into_iter().map(BatchResult::new).collect::<Vec<_>>())
+        })
+    }
 }
 
 /// Issue a replacement for certificate `certificate_id` (same names and lifetime, a fresh key,
@@ -124,14 +124,14 @@ pub unsafe extern "C" fn certloop_renew(
     certificate_id: *const c_char,
     response_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(response_json, "response_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let id = unsafe { input_str(certificate_id, "certificate_id") }?.to_owned();
-        let issued = handle.run(|c| async move { c.renew(&id).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(response_json, &issued) }
-    })
+        unsafe { input_str(certificate_id, "certificate_id") }.map(str::to_owned)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, response_json, "response_json", read, |c, id| async move {
+            c.renew(&id).await
+        })
+    }
 }

@@ -8,7 +8,8 @@
 //! returned strings are owned by the caller and freed with `certloop_string_free`.
 //!
 //! Every function body is small: borrow and parse the inputs, check the outputs are non-null,
-//! run the façade operation on the handle's runtime, write the output. Logic lives in `core`.
+//! run the façade operation on the handle's runtime, write the output; for the functions that
+//! answer with JSON that sequence is one helper (`handle::json_call`). Logic lives in `core`.
 
 mod acme;
 mod authorities;

@@ -13,9 +13,9 @@ use certloop_core::{Action, BatchOptions, ManageRequest, SweepOptions};
 use time::format_description::well_known::Rfc3339;
 
 use crate::errors::{Failure, certloop_result};
-use crate::handle::certloop_t;
+use crate::handle::{certloop_t, json_call};
 use crate::panic::guard;
-use crate::strings::{check_out, input_json, input_str, optional_json, write_json, write_text};
+use crate::strings::{check_out, input_json, input_str, optional_json, write_text};
 
 /// The progress callback of `certloop_managed_batch`: `done` of `total` items are finished.
 ///
@@ -74,16 +74,16 @@ pub unsafe extern "C" fn certloop_managed_create(
     request_json: *const c_char,
     managed_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(managed_json, "managed_json")?;
+    let read = || -> Result<ManageRequest, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let request: ManageRequest = unsafe { input_json(request_json, "request_json") }?;
-        let managed = handle.run(|c| async move { c.manage(request).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(managed_json, &managed) }
-    })
+        unsafe { input_json(request_json, "request_json") }
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, managed_json, "managed_json", read, |c, request| async move {
+            c.manage(request).await
+        })
+    }
 }
 
 /// Put many certificates under management, all or none: `requests_json` is a JSON array of
@@ -101,16 +101,16 @@ pub unsafe extern "C" fn certloop_managed_create_many(
     requests_json: *const c_char,
     managed_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(managed_json, "managed_json")?;
+    let read = || -> Result<Vec<ManageRequest>, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let requests: Vec<ManageRequest> = unsafe { input_json(requests_json, "requests_json") }?;
-        let managed = handle.run(|c| async move { c.manage_many(requests).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(managed_json, &managed) }
-    })
+        unsafe { input_json(requests_json, "requests_json") }
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, managed_json, "managed_json", read, |c, requests| async move {
+            c.manage_many(requests).await
+        })
+    }
 }
 
 /// One managed certificate by id or name. The caller frees `*managed_json` with
@@ -125,16 +125,16 @@ pub unsafe extern "C" fn certloop_managed_show(
     managed: *const c_char,
     managed_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(managed_json, "managed_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let id = unsafe { input_str(managed, "managed") }?.to_owned();
-        let found = handle.run(|c| async move { c.managed(&id).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(managed_json, &found) }
-    })
+        unsafe { input_str(managed, "managed") }.map(str::to_owned)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, managed_json, "managed_json", read, |c, id| async move {
+            c.managed(&id).await
+        })
+    }
 }
 
 /// Managed certificates matching `query_json` (`{"states": ["deployed", ...],
@@ -152,16 +152,16 @@ pub unsafe extern "C" fn certloop_managed_list(
     query_json: *const c_char,
     managed_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(managed_json, "managed_json")?;
+    let read = || -> Result<ManagedQuery, Failure> {
         // SAFETY: NULL or NUL-terminated, by the contract above.
-        let query: ManagedQuery = unsafe { optional_json(query_json, "query_json") }?;
-        let found = handle.run(|c| async move { c.list_managed(&query).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(managed_json, &found) }
-    })
+        unsafe { optional_json(query_json, "query_json") }
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, managed_json, "managed_json", read, |c, query| async move {
+            c.list_managed(&query).await
+        })
+    }
 }
 
 /// Bulk configure: apply `patch_json` (`{"rollback", "validity", "targets", "renewal", ...}`:
@@ -180,18 +180,19 @@ pub unsafe extern "C" fn certloop_managed_configure(
     patch_json: *const c_char,
     managed_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(managed_json, "managed_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let ids: Vec<String> = unsafe { input_json(ids_json, "ids_json") }?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let patch: ConfigPatch = unsafe { input_json(patch_json, "patch_json") }?;
-        let managed = handle.run(|c| async move { c.bulk_configure(&ids, &patch).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(managed_json, &managed) }
-    })
+        Ok((ids, patch))
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, managed_json, "managed_json", read, |c, (ids, patch)| async move {
+            c.bulk_configure(&ids, &patch).await
+        })
+    }
 }
 
 /// Run one lifecycle action on managed certificate `managed` (id or name). `action_json` is
@@ -213,18 +214,19 @@ pub unsafe extern "C" fn certloop_managed_act(
     action_json: *const c_char,
     result_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(result_json, "result_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let id = unsafe { input_str(managed, "managed") }?.to_owned();
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let action: Action = unsafe { input_json(action_json, "action_json") }?;
-        let result = handle.run(|c| async move { c.act(&id, action).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(result_json, &result) }
-    })
+        Ok((id, action))
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, result_json, "result_json", read, |c, (id, action)| async move {
+            c.act(&id, action).await
+        })
+    }
 }
 
 /// Batch: run `action_json` (as in `certloop_managed_act`) on every managed certificate of
@@ -252,10 +254,7 @@ pub unsafe extern "C" fn certloop_managed_batch(
     user_data: *mut c_void,
     report_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(report_json, "report_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let ids: Vec<String> = unsafe { input_json(ids_json, "ids_json") }?;
         // SAFETY: NUL-terminated or NULL, by the contract above.
@@ -263,17 +262,25 @@ pub unsafe extern "C" fn certloop_managed_batch(
         // SAFETY: NULL or NUL-terminated, by the contract above.
         let options: BatchOptions = unsafe { optional_json(options_json, "options_json") }?;
         let progress = progress.map(|callback| Progress { callback, user_data });
-        let report = handle.run(|c| async move {
-            c.batch(&ids, action, options, move |done, total| {
-                if let Some(progress) = &progress {
-                    progress.report(done, total);
-                }
-            })
-            .await
-        })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(report_json, &report) }
-    })
+        Ok((ids, action, options, progress))
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            report_json,
+            "report_json",
+            read,
+            |c, (ids, action, options, progress)| async move {
+                c.batch(&ids, action, options, move |done, total| {
+                    if let Some(progress) = &progress {
+                        progress.report(done, total);
+                    }
+                })
+                .await
+            },
+        )
+    }
 }
 
 /// One sweep of the agent: claim what is due now, renew and deploy it (inside its windows),
@@ -292,17 +299,17 @@ pub unsafe extern "C" fn certloop_sweep(
     options_json: *const c_char,
     report_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(report_json, "report_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NULL or NUL-terminated, by the contract above.
         let options: Sweep = unsafe { optional_json(options_json, "options_json") }?;
-        let options = SweepOptions::from(options);
-        let report = handle.run(|c| async move { c.sweep(&options).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(report_json, &report) }
-    })
+        Ok(SweepOptions::from(options))
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, report_json, "report_json", read, |c, options| async move {
+            c.sweep(&options).await
+        })
+    }
 }
 
 /// When a sweep next has work: `*due_at` receives the earliest due schedule as an RFC 3339

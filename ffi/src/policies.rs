@@ -4,10 +4,10 @@ use std::ffi::c_char;
 
 use certloop_core::policy::{CertificateProfile, CertificateTemplate};
 
-use crate::errors::certloop_result;
-use crate::handle::certloop_t;
+use crate::errors::{Failure, certloop_result};
+use crate::handle::{certloop_t, json_call};
 use crate::panic::guard;
-use crate::strings::{check_out, input_str, parse_json, write_json};
+use crate::strings::{input_str, parse_json};
 
 /// Set up the embedded default once: a root CA `certloop-root`, an issuing CA
 /// `certloop-issuing` under it, and the `tls-server` template and profile that requests without
@@ -40,17 +40,18 @@ pub unsafe extern "C" fn certloop_template_save(
     template_json: *const c_char,
     saved_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(saved_json, "saved_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let text = unsafe { input_str(template_json, "template_json") }?;
         let template: CertificateTemplate = parse_json(text, "template_json")?;
-        let saved = handle.run(|c| async move { c.save_template(template).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(saved_json, &saved) }
-    })
+        Ok(template)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, saved_json, "saved_json", read, |c, template| async move {
+            c.save_template(template).await
+        })
+    }
 }
 
 /// A template by id or slug. Free `*template_json` with `certloop_string_free`.
@@ -64,16 +65,16 @@ pub unsafe extern "C" fn certloop_template_show(
     template: *const c_char,
     template_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(template_json, "template_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let id = unsafe { input_str(template, "template") }?.to_owned();
-        let found = handle.run(|c| async move { c.get_template(&id).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(template_json, &found) }
-    })
+        unsafe { input_str(template, "template") }.map(str::to_owned)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, template_json, "template_json", read, |c, id| async move {
+            c.get_template(&id).await
+        })
+    }
 }
 
 /// Every template, as a JSON array. Free `*templates_json` with `certloop_string_free`.
@@ -86,14 +87,16 @@ pub unsafe extern "C" fn certloop_template_list(
     certloop: *const certloop_t,
     templates_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(templates_json, "templates_json")?;
-        let all = handle.run(|c| async move { c.list_templates().await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(templates_json, &all) }
-    })
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            templates_json,
+            "templates_json",
+            || Ok(()),
+            |c, ()| async move { c.list_templates().await },
+        )
+    }
 }
 
 /// Create or replace a profile (`{"slug", "templateId", "issuer": {"type": "internalCa",
@@ -110,17 +113,18 @@ pub unsafe extern "C" fn certloop_profile_save(
     profile_json: *const c_char,
     saved_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(saved_json, "saved_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
         let text = unsafe { input_str(profile_json, "profile_json") }?;
         let profile: CertificateProfile = parse_json(text, "profile_json")?;
-        let saved = handle.run(|c| async move { c.save_profile(profile).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(saved_json, &saved) }
-    })
+        Ok(profile)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, saved_json, "saved_json", read, |c, profile| async move {
+            c.save_profile(profile).await
+        })
+    }
 }
 
 /// A profile by id or slug. Free `*profile_json` with `certloop_string_free`.
@@ -134,16 +138,16 @@ pub unsafe extern "C" fn certloop_profile_show(
     profile: *const c_char,
     profile_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(profile_json, "profile_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let id = unsafe { input_str(profile, "profile") }?.to_owned();
-        let found = handle.run(|c| async move { c.get_profile(&id).await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(profile_json, &found) }
-    })
+        unsafe { input_str(profile, "profile") }.map(str::to_owned)
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, profile_json, "profile_json", read, |c, id| async move {
+            c.get_profile(&id).await
+        })
+    }
 }
 
 /// Every profile, as a JSON array. Free `*profiles_json` with `certloop_string_free`.
@@ -156,12 +160,14 @@ pub unsafe extern "C" fn certloop_profile_list(
     certloop: *const certloop_t,
     profiles_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(profiles_json, "profiles_json")?;
-        let all = handle.run(|c| async move { c.list_profiles().await })?;
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(profiles_json, &all) }
-    })
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(
+            certloop,
+            profiles_json,
+            "profiles_json",
+            || Ok(()),
+            |c, ()| async move { c.list_profiles().await },
+        )
+    }
 }

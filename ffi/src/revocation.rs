@@ -5,10 +5,10 @@ use std::ffi::c_char;
 use certloop_core::model::RevocationReason;
 use serde::Serialize;
 
-use crate::errors::certloop_result;
-use crate::handle::certloop_t;
+use crate::errors::{Failure, certloop_result};
+use crate::handle::{certloop_t, json_call};
 use crate::panic::guard;
-use crate::strings::{check_out, input_str, optional_str, write_json};
+use crate::strings::{input_str, optional_str};
 
 /// A freshly signed CRL, as `certloop_crl` returns it.
 #[derive(Serialize)]
@@ -102,15 +102,15 @@ pub unsafe extern "C" fn certloop_crl(
     ca: *const c_char,
     crl_json: *mut *mut c_char,
 ) -> certloop_result {
-    guard(|| {
-        // SAFETY: a live handle or NULL, by the contract above.
-        let handle = unsafe { certloop_t::borrow(certloop) }?;
-        check_out(crl_json, "crl_json")?;
+    let read = || -> Result<_, Failure> {
         // SAFETY: NUL-terminated or NULL, by the contract above.
-        let ca = unsafe { optional_str(ca, "ca") }?.map(str::to_owned);
-        let crl = handle.run(|c| async move { c.crl(ca.as_deref()).await })?;
-        let signed = SignedCrl { crl: crl.pem, crl_number: crl.number };
-        // SAFETY: checked non-null; writable by the contract above.
-        unsafe { write_json(crl_json, &signed) }
-    })
+        unsafe { optional_str(ca, "ca") }.map(|ca| ca.map(str::to_owned))
+    };
+    // SAFETY: the handle and output pointers are as the contract above says.
+    unsafe {
+        json_call(certloop, crl_json, "crl_json", read, |c, ca| async move {
+            let crl = c.crl(ca.as_deref()).await?;
+            Ok(SignedCrl { crl: crl.pem, crl_number: crl.number })
+        })
+    }
 }
