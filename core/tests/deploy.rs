@@ -364,6 +364,42 @@ async fn deploying_a_certificate_whose_key_was_not_kept_is_a_clear_error() {
     assert!(!scratch.path().join("f.pem").exists());
 }
 
+#[tokio::test]
+async fn a_stored_certificate_is_written_by_id_with_its_kept_key() {
+    let certloop = certloop().await;
+    let scratch = Scratch::new();
+    let issued = issue(&certloop, "byid.example").await;
+    let spec: KeystoreSpec = serde_json::from_value(serde_json::json!({
+        "format": "pem",
+        "fullchainPath": scratch.path().join("full.pem"),
+        "keyPath": scratch.path().join("key.pem"),
+    }))
+    .unwrap();
+    let written = certloop.write_keystore_for(&issued.certificate_id, &spec, 1).await.unwrap();
+    assert_eq!(written.paths().len(), 2);
+    let key = std::fs::read_to_string(scratch.path().join("key.pem")).unwrap();
+    assert_eq!(Some(key.as_str()), issued.private_key.as_ref().map(|k| k.expose()));
+    assert_eq!(mode(&scratch.path().join("key.pem")), 0o600);
+    let full = std::fs::read_to_string(scratch.path().join("full.pem")).unwrap();
+    assert!(full.starts_with(&issued.certificate), "{full}");
+    // Without a kept key there is nothing to write: a typed refusal, no file.
+    let request = IssueRequest {
+        attributes: CertificateAttributes {
+            subject: Subject::common_name("nokey-byid.example"),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let unkept = certloop.issue(request).await.unwrap();
+    let other: KeystoreSpec = serde_json::from_value(serde_json::json!({
+        "format": "pem", "keyPath": scratch.path().join("other.pem"),
+    }))
+    .unwrap();
+    let err = certloop.write_keystore_for(&unkept.certificate_id, &other, 1).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidState);
+    assert!(!scratch.path().join("other.pem").exists());
+}
+
 // ---- nginx ----------------------------------------------------------------------------------
 
 struct Nginx {

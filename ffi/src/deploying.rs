@@ -51,8 +51,7 @@ pub unsafe extern "C" fn certloop_keystore_write(
     // SAFETY: the handle and output pointers are as the contract above says.
     unsafe {
         json_call(certloop, paths_json, "paths_json", read, |c, (id, spec)| async move {
-            let bundle = c.keystore_bundle(&id).await?;
-            Ok(spec.writer()?.write(&bundle, keep)?.paths())
+            Ok(c.write_keystore_for(&id, &spec, keep).await?.paths())
         })
     }
 }

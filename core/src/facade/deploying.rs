@@ -116,6 +116,19 @@ impl Certloop {
         KeystoreBundle::from_pem(&record.certificate, &record.certificate_chain, Some(key))
     }
 
+    /// Write certificate `id` with its kept private key (issued with `manage_key`) in the
+    /// format of `spec`, keeping `keep` previous versions of each file: the stored-certificate
+    /// form of [`Certloop::write_keystore`], for callers that hold an id, not the response.
+    pub async fn write_keystore_for(
+        &self,
+        id: &str,
+        spec: &KeystoreSpec,
+        keep: usize,
+    ) -> Result<WrittenFiles> {
+        let bundle = self.keystore_bundle(id).await?;
+        spec.writer()?.write(&bundle, keep)
+    }
+
     /// Write a just-issued certificate (with its generated key) in the format of `spec`.
     pub async fn write_keystore(
         &self,
