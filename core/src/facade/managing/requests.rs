@@ -76,9 +76,10 @@ pub struct ActionResult {
     pub detail: String,
 }
 
-/// How a batch runs.
+/// How a batch runs. An option it does not know is refused (a misspelled
+/// `continueOnError` must not silently keep going after failures).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct BatchOptions {
     /// Items worked on at once (at least 1).
     pub concurrency: usize,
@@ -190,5 +191,28 @@ impl SweepReport {
         self.retried += other.retried;
         self.failed += other.failed;
         self.errors.extend(other.errors);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    #[test]
+    fn a_misspelled_batch_option_is_refused_by_name() {
+        let value = serde_json::json!({"concurrency": 2, "continueOnErorr": false});
+        let Err(Error::InvalidInput { field, message }) =
+            crate::wire::from_value::<BatchOptions>(value, "options")
+        else {
+            panic!("continueOnErorr is not a batch option");
+        };
+        assert_eq!(field, "options.continueOnErorr");
+        assert!(message.starts_with("unknown field `continueOnErorr`"), "{message}");
+        assert!(message.contains("`continueOnError`"), "{message}");
+        let options: BatchOptions =
+            crate::wire::from_value(serde_json::json!({"concurrency": 2}), "options")
+                .expect("a known option");
+        assert_eq!(options, BatchOptions { concurrency: 2, ..BatchOptions::default() });
     }
 }
