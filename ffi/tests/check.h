@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../examples/json_field.h"
 
@@ -121,6 +123,48 @@ static inline int check_summary(const char *name) {
   }
   printf("%s: all checks passed\n", name);
   return 0;
+}
+
+/* ---- helpers of the lifecycle tests (deploy.c, managed.c, discovery.c) ---------------- */
+
+/* An output pointer value that a failed call must leave untouched. */
+#ifndef SENTINEL
+#define SENTINEL ((char *)0x5a5a)
+#endif
+
+/* DIR/NAME in a static ring of buffers (several may be live in one expression). */
+static inline const char *path_in(const char *dir, const char *name) {
+  static char paths[8][4096];
+  static int next = 0;
+  char *path = paths[next++ % 8];
+  snprintf(path, 4096, "%s/%s", dir, name);
+  return path;
+}
+
+/* The permission bits of a file, or -1 when it is missing. */
+static inline int mode_of(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
+}
+
+/* The last error's detail JSON, malloc'd by certloop (free with certloop_string_free). */
+static inline char *last_detail(void) {
+  char *detail = NULL;
+  MUST(certloop_error_detail(&detail));
+  return detail;
+}
+
+/* Issue a certificate for `cn` from the default profile; `manage_key` keeps its key sealed.
+ * Returns the whole response (free with certloop_string_free). */
+static inline char *issue(certloop_t *c, const char *cn, int manage_key) {
+  char request[512];
+  snprintf(request, sizeof request,
+           "{\"attributes\": {\"commonName\": \"%s\", \"altNames\": [{\"type\": \"DNS\", \"value\":"
+           " \"%s\"}]}, \"manageKey\": %s}",
+           cn, cn, manage_key ? "true" : "false");
+  char *response = NULL;
+  MUST(certloop_issue(c, request, &response));
+  return response;
 }
 
 #endif

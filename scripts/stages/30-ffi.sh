@@ -2,7 +2,7 @@
 # C ABI stage: the committed header matches cbindgen, the C tests in ffi/tests/ pass against
 # the shared and the static libcertloop, also under valgrind memcheck (zero errors, zero
 # definite leaks), what they issue passes `openssl verify` (CRLs included), the PKCS#12 the
-# lifecycle test writes is read by `openssl pkcs12` and its JKS by `keytool`, and the example
+# deploy test writes is read by `openssl pkcs12` and its JKS by `keytool`, and the example
 # in ffi/examples builds with make (shared, static, and through certloop.pc).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,7 +34,7 @@ CFLAGS=(-Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L -g -Iffi/includ
 STATIC_LIBS=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
 
 step "ffi: compile the C tests against the shared and the static library"
-for test in flow errors lifecycle; do
+for test in flow errors deploy managed discovery; do
   gcc "${CFLAGS[@]}" "ffi/tests/$test.c" -L"$LIBDIR" -lcertloop -Wl,-rpath,"$LIBDIR" -lpthread \
     -o "$WORK/$test-shared"
   gcc "${CFLAGS[@]}" "ffi/tests/$test.c" "$LIBDIR/libcertloop.a" "${STATIC_LIBS[@]}" \
@@ -95,7 +95,7 @@ new_lifecycle_dir() {
   echo "$dir"
 }
 
-# check_lifecycle_output DIR: the PKCS#12 the lifecycle test wrote, read by openssl.
+# check_lifecycle_output DIR: the PKCS#12 the deploy test wrote, read by openssl.
 check_lifecycle_output() (
   cd "$1"
   [ "$(stat -c %a ks.p12)" = 600 ]
@@ -126,8 +126,11 @@ for linkage in shared static; do
   "$WORK/flow-$linkage" "$dir"
   check_flow_output "$dir"
   "$WORK/errors-$linkage"
+  # The lifecycle tests, by theme, in one directory (deploy leaves the keystores checked).
   dir=$(new_lifecycle_dir "lifecycle-$linkage")
-  "$WORK/lifecycle-$linkage" "$dir"
+  for test in deploy managed discovery; do
+    "$WORK/$test-$linkage" "$dir"
+  done
   check_lifecycle_output "$dir"
 done
 
@@ -139,7 +142,9 @@ dir=$(new_flow_dir flow-valgrind)
 check_flow_output "$dir"
 "${VALGRIND[@]}" "$WORK/errors-shared"
 dir=$(new_lifecycle_dir lifecycle-valgrind)
-"${VALGRIND[@]}" "$WORK/lifecycle-shared" "$dir"
+for test in deploy managed discovery; do
+  "${VALGRIND[@]}" "$WORK/$test-shared" "$dir"
+done
 check_lifecycle_output "$dir"
 
 step "ffi: make -C ffi/examples (shared, static, pkg-config)"
