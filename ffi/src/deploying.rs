@@ -188,9 +188,22 @@ pub unsafe extern "C" fn certloop_target_remove(
     })
 }
 
-/// `rollback` of the deploy calls: negative keeps the target's setting.
-fn rollback_choice(rollback: c_int) -> Option<bool> {
-    (rollback >= 0).then_some(rollback > 0)
+/// The arguments of the deploy calls, owned: certificate id, target, and the rollback choice
+/// (negative keeps the target's setting).
+///
+/// # Safety
+///
+/// `certificate_id` and `target` are NULL or NUL-terminated.
+unsafe fn deploy_arguments(
+    certificate_id: *const c_char,
+    target: *const c_char,
+    rollback: c_int,
+) -> Result<(String, String, Option<bool>), Failure> {
+    // SAFETY: NUL-terminated or NULL, by this function's contract.
+    let id = unsafe { input_str(certificate_id, "certificate_id") }?.to_owned();
+    // SAFETY: NUL-terminated or NULL, by this function's contract.
+    let target = unsafe { input_str(target, "target") }?.to_owned();
+    Ok((id, target, (rollback >= 0).then_some(rollback > 0)))
 }
 
 /// Deploy certificate `certificate_id` (issued with `"manageKey": true`) to target `target`
@@ -217,14 +230,8 @@ pub unsafe extern "C" fn certloop_deploy(
     rollback: c_int,
     report_json: *mut *mut c_char,
 ) -> certloop_result {
-    let read = || -> Result<_, Failure> {
-        // SAFETY: NUL-terminated or NULL, by the contract above.
-        let id = unsafe { input_str(certificate_id, "certificate_id") }?.to_owned();
-        // SAFETY: NUL-terminated or NULL, by the contract above.
-        let target = unsafe { input_str(target, "target") }?.to_owned();
-        let rollback = rollback_choice(rollback);
-        Ok((id, target, rollback))
-    };
+    // SAFETY: NUL-terminated or NULL, by the contract above.
+    let read = || unsafe { deploy_arguments(certificate_id, target, rollback) };
     // SAFETY: the handle and output pointers are as the contract above says.
     unsafe {
         json_call(
@@ -255,14 +262,8 @@ pub unsafe extern "C" fn certloop_deploy_with_report(
     rollback: c_int,
     report_json: *mut *mut c_char,
 ) -> certloop_result {
-    let read = || -> Result<_, Failure> {
-        // SAFETY: NUL-terminated or NULL, by the contract above.
-        let id = unsafe { input_str(certificate_id, "certificate_id") }?.to_owned();
-        // SAFETY: NUL-terminated or NULL, by the contract above.
-        let target = unsafe { input_str(target, "target") }?.to_owned();
-        let rollback = rollback_choice(rollback);
-        Ok((id, target, rollback))
-    };
+    // SAFETY: NUL-terminated or NULL, by the contract above.
+    let read = || unsafe { deploy_arguments(certificate_id, target, rollback) };
     // SAFETY: the handle and output pointers are as the contract above says.
     unsafe {
         json_call(
