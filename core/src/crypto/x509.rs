@@ -160,21 +160,21 @@ pub(crate) fn extended_key_usages(
     eku.0
         .iter()
         .map(|oid| match KNOWN_PURPOSES.iter().find(|(known, _)| known == oid) {
-            Some((_, dotted)) => ExtendedKeyUsage::from_oid(dotted),
+            Some((_, purpose)) => purpose.clone(),
             None => ExtendedKeyUsage::from_oid(&oid.to_string()),
         })
         .collect()
 }
 
-/// The purposes [`ExtendedKeyUsage`] names (RFC 5280 §4.2.1.12), matched without formatting
-/// the OID.
-const KNOWN_PURPOSES: [(ObjectIdentifier, &str); 6] = [
-    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1"), "1.3.6.1.5.5.7.3.1"),
-    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2"), "1.3.6.1.5.5.7.3.2"),
-    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3"), "1.3.6.1.5.5.7.3.3"),
-    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.4"), "1.3.6.1.5.5.7.3.4"),
-    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8"), "1.3.6.1.5.5.7.3.8"),
-    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.9"), "1.3.6.1.5.5.7.3.9"),
+/// The purposes [`ExtendedKeyUsage`] names (RFC 5280 §4.2.1.12) by OID, so that reading one
+/// formats nothing; a test checks each against [`ExtendedKeyUsage::oid`].
+const KNOWN_PURPOSES: [(ObjectIdentifier, ExtendedKeyUsage); 6] = [
+    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1"), ExtendedKeyUsage::ServerAuth),
+    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2"), ExtendedKeyUsage::ClientAuth),
+    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3"), ExtendedKeyUsage::CodeSigning),
+    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.4"), ExtendedKeyUsage::EmailProtection),
+    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8"), ExtendedKeyUsage::TimeStamping),
+    (ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.9"), ExtendedKeyUsage::OcspSigning),
 ];
 
 /// An X.509 time as an `OffsetDateTime` (UTC).
@@ -238,5 +238,13 @@ mod tests {
             fingerprint_sha256(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    #[test]
+    fn known_purposes_match_the_models_oids() {
+        for (oid, purpose) in &KNOWN_PURPOSES {
+            assert_eq!(oid.to_string(), purpose.oid(), "{purpose:?}");
+            assert_eq!(&ExtendedKeyUsage::from_oid(&oid.to_string()), purpose);
+        }
     }
 }
