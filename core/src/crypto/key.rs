@@ -6,6 +6,7 @@
 //! certloop: RUSTSEC-2023-0071 (Marvin timing side channel). ring signs.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use der::{Decode, Encode};
 use pkcs8::{DecodePrivateKey, EncodePrivateKey, EncryptedPrivateKeyInfoRef, PrivateKeyInfoRef};
@@ -28,12 +29,21 @@ pub const PBKDF2_ITERATIONS: u32 = 600_000;
 
 /// A private key that signs through ring.
 ///
-/// Holds the PKCS#8 DER (zeroized on drop) and an rcgen [`rcgen::KeyPair`] bound to one
-/// signature algorithm. `Debug` never prints key material.
+/// Holds the PKCS#8 DER (zeroized on drop), the public key, and an rcgen [`rcgen::KeyPair`]
+/// bound to one signature algorithm. `Debug` never prints key material.
+///
+/// The ring key pair is loaded when the key first signs. A freshly generated leaf key is
+/// usually never asked to sign (the CA signs its certificate, the caller takes the PKCS#8),
+/// and loading it in ring derives the public key from the private scalar a second time:
+/// ~10% of a P-256 leaf's issuance (benches/README). Imported keys are loaded at once, so a
+/// key ring refuses is refused on import.
 pub struct PrivateKey {
     pkcs8: Zeroizing<Vec<u8>>,
+    /// The public key as rcgen's [`rcgen::PublicKeyData::der_bytes`] has it: the uncompressed
+    /// point for EC, the raw key for Ed25519, `RSAPublicKey` DER for RSA.
+    public: Vec<u8>,
     /// Boxed: ring's RSA key pair is large, and keys travel inside enums (`KeyChoice`).
-    key_pair: Box<rcgen::KeyPair>,
+    key_pair: OnceLock<Box<rcgen::KeyPair>>,
     algorithm: KeyAlgorithm,
     signature: SignatureAlgorithm,
 }
@@ -41,7 +51,7 @@ pub struct PrivateKey {
 impl PrivateKey {
     /// Generate a new key of `alg` (RSA through the `rsa` crate, EC and Ed25519 through ring).
     pub fn generate(alg: KeyAlgorithm) -> Result<PrivateKey> {
-        let pkcs8 = match alg {
+        match alg {
             KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
                 let bits = usize::try_from(alg.bits()).unwrap_or(2048);
                 let key = rsa::PrivateKey::new(&mut SystemRng::new(), bits)
@@ -49,31 +59,47 @@ impl PrivateKey {
                 let doc = key
                     .to_pkcs8_der()
                     .map_err(|e| Error::crypto(format!("RSA key encoding failed: {e}")))?;
-                Zeroizing::new(doc.as_bytes().to_vec())
+                Self::build(Zeroizing::new(doc.as_bytes().to_vec()), alg, alg.default_signature())
             }
-            KeyAlgorithm::EcP256 | KeyAlgorithm::EcP384 | KeyAlgorithm::Ed25519 => {
-                let signature = alg.default_signature();
-                let pair = rcgen::KeyPair::generate_for(rcgen_algorithm(signature))
+            KeyAlgorithm::EcP256 | KeyAlgorithm::EcP384 => Self::generate_ec(alg),
+            KeyAlgorithm::Ed25519 => {
+                let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)
                     .map_err(|e| Error::crypto(format!("{alg} key generation failed: {e}")))?;
-                if alg == KeyAlgorithm::Ed25519 {
-                    // Through the importer, which rewrites ring's PKCS#8 v2 as the v1 that
-                    // OpenSSL 3.0 reads.
-                    return Self::from_pkcs8_der(pair.serialized_der());
-                }
-                // ring's EC PKCS#8 already carries the public key (what the importer's
-                // re-encoding ensures for foreign keys) and OpenSSL reads it, so keep ring's
-                // key pair as is. Re-encoding through p256/p384 recomputed the public key with
-                // RustCrypto arithmetic: ~80% of a P-256 leaf's issuance time (benches/README).
-                let pkcs8 = Zeroizing::new(pair.serialized_der().to_vec());
-                return Ok(PrivateKey {
-                    pkcs8,
-                    key_pair: Box::new(pair),
-                    algorithm: alg,
-                    signature,
-                });
+                // Through the importer, which rewrites ring's PKCS#8 v2 as the v1 that
+                // OpenSSL 3.0 reads.
+                Self::from_pkcs8_der(pair.serialized_der())
             }
+        }
+    }
+
+    /// A new P-256 or P-384 key from ring. ring's EC PKCS#8 carries the public key (what the
+    /// importer's re-encoding ensures for foreign keys) and OpenSSL reads it, so it is kept as
+    /// is and the public key is read from it rather than computed again. (Re-encoding through
+    /// p256/p384 recomputed the public key with RustCrypto arithmetic: ~80% of a P-256 leaf's
+    /// issuance time, benches/README.)
+    fn generate_ec(alg: KeyAlgorithm) -> Result<PrivateKey> {
+        let ring_alg = match alg {
+            KeyAlgorithm::EcP384 => &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+            _ => &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
         };
-        Self::build(pkcs8, alg, alg.default_signature())
+        let failed = |e: &dyn fmt::Display| Error::crypto(format!("{alg} key generation: {e}"));
+        let document = ring::signature::EcdsaKeyPair::generate_pkcs8(
+            ring_alg,
+            &ring::rand::SystemRandom::new(),
+        )
+        .map_err(|e| failed(&e))?;
+        let pkcs8 = Zeroizing::new(document.as_ref().to_vec());
+        let info = PrivateKeyInfoRef::from_der(&pkcs8).map_err(|e| failed(&e))?;
+        let ec =
+            sec1::EcPrivateKey::from_der(info.private_key.as_bytes()).map_err(|e| failed(&e))?;
+        let public = ec.public_key.ok_or_else(|| failed(&"ring wrote no public key"))?.to_vec();
+        Ok(PrivateKey {
+            pkcs8,
+            public,
+            key_pair: OnceLock::new(),
+            algorithm: alg,
+            signature: alg.default_signature(),
+        })
     }
 
     /// Import a PEM key: `PRIVATE KEY` (PKCS#8), `RSA PRIVATE KEY` (PKCS#1) or
@@ -208,16 +234,22 @@ impl PrivateKey {
                 format!("{sig} cannot be made with a {} key", self.algorithm),
             ));
         }
-        Self::build(self.pkcs8.clone(), self.algorithm, sig)
+        Ok(PrivateKey {
+            pkcs8: self.pkcs8.clone(),
+            public: self.public.clone(),
+            key_pair: OnceLock::new(),
+            algorithm: self.algorithm,
+            signature: sig,
+        })
     }
 
     /// The public half.
     pub fn public_key(&self) -> PublicKey {
-        use rcgen::PublicKeyData;
-        // Invariant: rcgen writes a well-formed SubjectPublicKeyInfo for a key ring accepted,
+        // Invariant: rcgen writes a well-formed SubjectPublicKeyInfo for a key ring made or
+        // accepted,
         // of a family PublicKey supports; this cannot fail.
         #[allow(clippy::expect_used)]
-        PublicKey::from_spki_der(&self.key_pair.subject_public_key_info())
+        PublicKey::from_spki_der(&rcgen::PublicKeyData::subject_public_key_info(self))
             .expect("rcgen's SPKI of a ring-accepted key parses")
     }
 
@@ -308,7 +340,27 @@ impl PrivateKey {
             rcgen_algorithm(signature),
         )
         .map_err(|e| Error::invalid(FIELD, format!("key rejected by ring: {e}")))?;
-        Ok(PrivateKey { pkcs8, key_pair: Box::new(key_pair), algorithm, signature })
+        let public = rcgen::PublicKeyData::der_bytes(&key_pair).to_vec();
+        Ok(PrivateKey {
+            pkcs8,
+            public,
+            key_pair: OnceLock::from(Box::new(key_pair)),
+            algorithm,
+            signature,
+        })
+    }
+
+    /// The ring key pair, loaded on first use.
+    fn key_pair(&self) -> std::result::Result<&rcgen::KeyPair, rcgen::Error> {
+        if let Some(pair) = self.key_pair.get() {
+            return Ok(pair);
+        }
+        let pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+            &self.pkcs8.as_slice().into(),
+            rcgen_algorithm(self.signature),
+        )?;
+        // A racing first use may have set it meanwhile; either copy is the same key.
+        Ok(self.key_pair.get_or_init(|| Box::new(pair)))
     }
 }
 
@@ -330,11 +382,15 @@ fn ec_err(e: impl fmt::Display) -> Error {
 }
 
 impl Clone for PrivateKey {
+    /// The clone loads its own ring key pair when it first signs.
     fn clone(&self) -> Self {
-        // Invariant: the DER was accepted by ring for this algorithm when `self` was built.
-        #[allow(clippy::expect_used)]
-        Self::build(self.pkcs8.clone(), self.algorithm, self.signature)
-            .expect("a key ring accepted once is accepted again")
+        PrivateKey {
+            pkcs8: self.pkcs8.clone(),
+            public: self.public.clone(),
+            key_pair: OnceLock::new(),
+            algorithm: self.algorithm,
+            signature: self.signature,
+        }
     }
 }
 
@@ -350,23 +406,25 @@ impl fmt::Debug for PrivateKey {
 impl Drop for PrivateKey {
     fn drop(&mut self) {
         // `pkcs8` zeroizes itself; rcgen keeps its own copy of the DER.
-        self.key_pair.zeroize();
+        if let Some(pair) = self.key_pair.get_mut() {
+            pair.zeroize();
+        }
     }
 }
 
 impl rcgen::PublicKeyData for PrivateKey {
     fn der_bytes(&self) -> &[u8] {
-        self.key_pair.der_bytes()
+        &self.public
     }
 
     fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
-        self.key_pair.algorithm()
+        rcgen_algorithm(self.signature)
     }
 }
 
 impl rcgen::SigningKey for PrivateKey {
     fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
-        self.key_pair.sign(msg)
+        self.key_pair()?.sign(msg)
     }
 }
 
@@ -385,6 +443,21 @@ mod tests {
             public.verify(alg.default_signature(), b"hello", &sig).unwrap();
             assert!(public.verify(alg.default_signature(), b"hellO", &sig).is_err());
             assert_eq!(public.key_algorithm(), Some(alg));
+        }
+    }
+
+    #[test]
+    fn generated_ec_keys_load_into_ring_only_to_sign() {
+        for alg in [KeyAlgorithm::EcP256, KeyAlgorithm::EcP384] {
+            let key = PrivateKey::generate(alg).unwrap();
+            assert!(key.key_pair.get().is_none(), "{alg}: loaded before signing");
+            // The public key read from ring's PKCS#8 is the one ring derives from the scalar.
+            let imported = PrivateKey::from_pkcs8_der(&key.to_pkcs8_der()).unwrap();
+            assert_eq!(imported.public_key(), key.public_key());
+            let clone = key.clone();
+            let sig = rcgen::SigningKey::sign(&clone, b"lazy").unwrap();
+            key.public_key().verify(alg.default_signature(), b"lazy", &sig).unwrap();
+            assert!(clone.key_pair.get().is_some());
         }
     }
 
