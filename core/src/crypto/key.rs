@@ -246,8 +246,7 @@ impl PrivateKey {
     /// The public half.
     pub fn public_key(&self) -> PublicKey {
         // Invariant: rcgen writes a well-formed SubjectPublicKeyInfo for a key ring made or
-        // accepted,
-        // of a family PublicKey supports; this cannot fail.
+        // accepted, of a family PublicKey supports; this cannot fail.
         #[allow(clippy::expect_used)]
         PublicKey::from_spki_der(&rcgen::PublicKeyData::subject_public_key_info(self))
             .expect("rcgen's SPKI of a ring-accepted key parses")
