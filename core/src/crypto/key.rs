@@ -93,13 +93,17 @@ impl PrivateKey {
         let ec =
             sec1::EcPrivateKey::from_der(info.private_key.as_bytes()).map_err(|e| failed(&e))?;
         let public = ec.public_key.ok_or_else(|| failed(&"ring wrote no public key"))?.to_vec();
-        Ok(PrivateKey {
-            pkcs8,
-            public,
-            key_pair: OnceLock::new(),
-            algorithm: alg,
-            signature: alg.default_signature(),
-        })
+        Ok(Self::unloaded(pkcs8, public, alg, alg.default_signature()))
+    }
+
+    /// A key whose ring key pair is loaded when it first signs ([`PrivateKey::key_pair`]).
+    fn unloaded(
+        pkcs8: Zeroizing<Vec<u8>>,
+        public: Vec<u8>,
+        algorithm: KeyAlgorithm,
+        signature: SignatureAlgorithm,
+    ) -> PrivateKey {
+        PrivateKey { pkcs8, public, key_pair: OnceLock::new(), algorithm, signature }
     }
 
     /// Import a PEM key: `PRIVATE KEY` (PKCS#8), `RSA PRIVATE KEY` (PKCS#1) or
@@ -234,13 +238,7 @@ impl PrivateKey {
                 format!("{sig} cannot be made with a {} key", self.algorithm),
             ));
         }
-        Ok(PrivateKey {
-            pkcs8: self.pkcs8.clone(),
-            public: self.public.clone(),
-            key_pair: OnceLock::new(),
-            algorithm: self.algorithm,
-            signature: sig,
-        })
+        Ok(Self::unloaded(self.pkcs8.clone(), self.public.clone(), self.algorithm, sig))
     }
 
     /// The public half.
@@ -383,13 +381,7 @@ fn ec_err(e: impl fmt::Display) -> Error {
 impl Clone for PrivateKey {
     /// The clone loads its own ring key pair when it first signs.
     fn clone(&self) -> Self {
-        PrivateKey {
-            pkcs8: self.pkcs8.clone(),
-            public: self.public.clone(),
-            key_pair: OnceLock::new(),
-            algorithm: self.algorithm,
-            signature: self.signature,
-        }
+        Self::unloaded(self.pkcs8.clone(), self.public.clone(), self.algorithm, self.signature)
     }
 }
 
